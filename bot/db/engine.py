@@ -1,0 +1,175 @@
+"""Build the one async engine from a DATABASE_URL: SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = (
+    30_000  # a writer waits this long for another writer's lock (blocks a thread, not the loop)
+)
+POSTGRES_CONNECT_TIMEOUT_S = 10.0
+
+_SCHEME_MAP = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+_SUPPORTED = "sqlite+aiosqlite:///path/to/steward.db or postgresql://user:password@host:5432/dbname"
+
+
+class DatabaseConfigError(Exception):
+    """A DATABASE_URL we cannot use. The message is one line and never contains the password."""
+
+
+def default_sqlite_url(data_dir: str | os.PathLike[str]) -> str:
+    return f"sqlite+aiosqlite:///{Path(data_dir) / 'steward.db'}"
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ***, also for strings SQLAlchemy cannot parse."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    # Regex rather than make_url so that unparsable input is masked too: scheme://user:PASSWORD@host
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
+
+
+def scrub(message: str, url: str | URL) -> str:
+    """Remove the URL's password from an error message (drivers sometimes echo the DSN) and keep one line."""
+    password = None
+    try:
+        password = (url if isinstance(url, URL) else make_url(url)).password
+    except ArgumentError:
+        pass
+    if password:
+        message = message.replace(str(password), "***")
+    return " ".join(message.split())
+
+
+def parse_url(url: str) -> URL:
+    """Parse and normalise to an async driver, or raise DatabaseConfigError."""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise DatabaseConfigError(
+            f"cannot parse DATABASE_URL {mask_url(url)!r}; expected {_SUPPORTED}"
+        ) from None
+    driver = _SCHEME_MAP.get(parsed.drivername)
+    if driver is None:
+        raise DatabaseConfigError(
+            f"unsupported database driver {parsed.drivername!r} in {mask_url(parsed)}; expected {_SUPPORTED}"
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver.startswith("postgresql") and not parsed.database:
+        raise DatabaseConfigError(f"no database name in {mask_url(parsed)}; expected {_SUPPORTED}")
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for in-memory / non-SQLite."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    echo: bool = False,
+    create_dirs: bool = True,
+) -> AsyncEngine:
+    """The async engine for `url`. Does not connect yet; call `check_connection` for a clear early error."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(
+            parsed, pool_size=pool_size, max_overflow=max_overflow, echo=echo, create_dirs=create_dirs
+        )
+    return create_async_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,  # survive Postgres restarts without a burst of errors
+        echo=echo,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
+
+
+def _sqlite_engine(
+    url: URL, *, pool_size: int, max_overflow: int, echo: bool, create_dirs: bool
+) -> AsyncEngine:
+    path = sqlite_path(url)
+    kwargs: dict[str, Any] = {"echo": echo, "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    if path is None:
+        # One shared connection, else every pooled connection would see its own empty in-memory database.
+        kwargs["poolclass"] = StaticPool
+    else:
+        if create_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_async_engine(url, **kwargs)
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: the driver's implicit BEGIN
+        # skips DDL and cannot take an IMMEDIATE (write) lock, which migrations need.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",  # readers never block the writer
+            "PRAGMA synchronous=NORMAL",  # with WAL: a power cut may lose the last commit, never corrupts
+            "PRAGMA foreign_keys=ON",
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # `conn.execution_options(sqlite_begin="IMMEDIATE")` takes the write lock up front (see migrate.py).
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+async def check_connection(engine: AsyncEngine) -> None:
+    """Connect once and run `SELECT 1`; failure = one-line DatabaseConfigError (password masked)."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # drivers raise many types (OSError, asyncpg errors, sqlite3 errors...)
+        log.debug("database connection check failed", exc_info=True)
+        detail = scrub(f"{type(exc).__name__}: {_root_message(exc)}", engine.url)
+        raise DatabaseConfigError(f"cannot connect to {mask_url(engine.url)}: {detail}") from None
+
+
+def _root_message(exc: BaseException) -> str:
+    # SQLAlchemy wraps driver errors with SQL and a docs link; the driver's own message is the useful part.
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc) or type(exc).__name__
+
+
+def log_legacy_postgres_flag(environ: Mapping[str, str] = os.environ) -> None:
+    """ALLOW_EXPERIMENTAL_POSTGRES gated Postgres in the seed; Postgres is supported now; ignored."""
+    if "ALLOW_EXPERIMENTAL_POSTGRES" in environ:
+        log.info(
+            "ALLOW_EXPERIMENTAL_POSTGRES is set but no longer needed: PostgreSQL is supported; ignoring it"
+        )
