@@ -137,9 +137,7 @@ class LevelingSettings:
                 "reward_mode", f"must be one of {', '.join(REWARD_MODES)}, got {self.reward_mode!r}"
             )
         if not isinstance(self.keep_xp_on_leave, bool):
-            raise LevelingSettingsError(
-                "keep_xp_on_leave", f"must be a boolean, got {self.keep_xp_on_leave!r}"
-            )
+            raise LevelingSettingsError("keep_xp_on_leave", f"must be a boolean, got {self.keep_xp_on_leave!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LevelingSettings:
@@ -177,9 +175,7 @@ class LevelingSettings:
             "no_xp_channel_ids": [str(i) for i in sorted(self.no_xp_channel_ids)],
             "no_xp_role_ids": [str(i) for i in sorted(self.no_xp_role_ids)],
             "announce_mode": self.announce_mode,
-            "announce_channel_id": (
-                None if self.announce_channel_id is None else str(self.announce_channel_id)
-            ),
+            "announce_channel_id": (None if self.announce_channel_id is None else str(self.announce_channel_id)),
             "announce_template": self.announce_template,
             "reward_mode": self.reward_mode,
             "keep_xp_on_leave": self.keep_xp_on_leave,

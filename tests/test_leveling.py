@@ -168,9 +168,7 @@ def test_replace_revalidates() -> None:
 # --- the core: cooldown and anti-farm ---
 
 
-def make_core(
-    settings: LevelingSettings | None = None, *, seed: int = 1, max_members: int = 1000
-) -> LevelingCore:
+def make_core(settings: LevelingSettings | None = None, *, seed: int = 1, max_members: int = 1000) -> LevelingCore:
     chosen = settings or LevelingSettings()
     return LevelingCore(lambda guild_id: chosen, rng=random.Random(seed), max_members=max_members)
 
