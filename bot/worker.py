@@ -107,7 +107,7 @@ class Worker:
         self.last_take = time.time()  # health: when this worker last asked for work successfully
         self.started_at = time.time()
         self._stopping = anyio.Event()
-        self._idle = anyio.Event()
+        self.finished = anyio.Event()  # set once run() has drained and returned its unfinished tasks
         self._redis_lost = False
 
     def stop(self) -> None:
@@ -150,6 +150,7 @@ class Worker:
             except REDIS_DOWN:
                 log.warning("worker %s could not return its tasks (Redis down); the reaper will", self.worker_id)
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
+        self.finished.set()
 
     async def _take_loop(self, tg: anyio.abc.TaskGroup) -> None:
         slots = anyio.Semaphore(self.concurrency)

@@ -1,0 +1,111 @@
+"""The nextcord client: loads the configured cogs and runs every guild message through one ordered pipeline.
+
+Cogs do not each listen to `on_message` on their own: the order matters (anti-spam decides first, and spam earns
+no XP and never reaches the LLM), so each cog registers a stage with a priority and the gateway calls them in turn.
+Stages must be quick; anything slow goes through `bot.jobs_client.submit()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+from nextcord.ext import commands
+
+from bot.config import Config
+from bot.discord_api import use_api_base
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+# Stage priorities: lower runs first.
+STAGE_ANTISPAM = 0
+STAGE_SAFETY = 10
+STAGE_LEVELING = 20
+STAGE_LLM = 30
+
+
+@dataclass
+class MessageContext:
+    """What earlier stages decided about a message, for the later ones."""
+
+    is_spam: bool = False
+    deleted: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+Stage = Callable[[nextcord.Message, MessageContext], Awaitable[None]]
+
+
+class StewardBot(commands.Bot):
+    def __init__(self, config: Config, services: Services, **kwargs: Any) -> None:
+        intents = nextcord.Intents.default()
+        intents.message_content = config.discord.message_content_intent
+        intents.members = config.discord.members_intent
+        use_api_base(config.discord.api_base)
+        sync = config.discord.sync_commands_on_start
+        super().__init__(
+            intents=intents,
+            help_command=None,
+            default_guild_ids=config.discord.command_guild_ids or None,
+            # Never mass-ping by default; a feature that must ping a user says so per message.
+            allowed_mentions=nextcord.AllowedMentions.none(),
+            # Registering commands on every restart runs into Discord's rate limits: only when asked.
+            rollout_register_new=sync,
+            rollout_update_known=sync,
+            rollout_delete_unknown=sync,
+            chunk_guilds_at_startup=False,
+            **kwargs,
+        )
+        self.config = config
+        self.services = services
+        self._stages: list[tuple[int, str, Stage]] = []
+        self.ready_event_seen = False
+
+    def add_message_stage(self, priority: int, name: str, stage: Stage) -> None:
+        self._stages.append((priority, name, stage))
+        self._stages.sort(key=lambda s: s[0])
+
+    def remove_message_stage(self, name: str) -> None:
+        self._stages = [s for s in self._stages if s[1] != name]
+
+    async def on_ready(self) -> None:
+        self.ready_event_seen = True
+        log.info("gateway connected as %s (%s) in %d guild(s)", self.user, getattr(self.user, "id", "?"),
+                 len(self.guilds))
+
+    async def on_message(self, message: nextcord.Message) -> None:
+        if self.user is not None and message.author.id == self.user.id:
+            return
+        self.services.metrics_message_seen()
+        ctx = MessageContext()
+        for _, name, stage in self._stages:
+            try:
+                await stage(message, ctx)
+            except Exception:  # one broken feature must not stop the others
+                log.exception("message stage %s failed on message %s", name, message.id)
+            if ctx.deleted:
+                break
+
+    async def on_application_command_error(self, interaction: nextcord.Interaction, error: Exception) -> None:
+        log.error("slash command failed: %s", error, exc_info=error)
+        text = "Something went wrong running that command; the details are in the bot's log."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except nextcord.HTTPException:
+            pass
+
+
+def build_bot(config: Config, services: Services, *, shard_ids: list[int] | None = None) -> StewardBot:
+    bot = StewardBot(config, services)
+    for name in config.discord.cogs:
+        bot.load_extension(f"cogs.{name}")
+    return bot

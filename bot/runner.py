@@ -1,0 +1,196 @@
+"""`bot run`: one process playing the gateway, the workers, or both, under one anyio task group.
+
+    all      gateway + embedded workers; memory queue unless Redis is configured (then Redis, with the memory
+             queue as fallback while Redis is unreachable)
+    gateway  nextcord client + cogs; needs Redis (nobody else would consume a memory queue)
+    worker   consumes Redis; needs no Discord token
+
+SIGINT/SIGTERM: stop taking jobs, let in-flight ones finish within the grace period, close the gateway, flush XP.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from bot.config import Config, ConfigError, Role, mask_url
+from bot.jobclient import JobClient
+from bot.worker import Worker, load_handlers
+from queue_backends import get_task_queue
+from queue_backends.base import QueueBackend
+from queue_backends.memory import MemoryQueue
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_WORKERS = 1  # one worker task with `worker_concurrency` slots is plenty on one box
+
+
+class StartupError(Exception):
+    """A problem that stops `bot run` before it starts, phrased as one line for the user."""
+
+
+@dataclass
+class Runtime:
+    """Everything a running process owns; tests reach in through it."""
+
+    config: Config
+    role: Role
+    queue: QueueBackend
+    workers: list[Worker] = field(default_factory=list)
+    jobs: JobClient | None = None
+    bot: Any = None  # StewardBot when the role has a gateway
+    db: Any = None  # AsyncEngine when the role has a gateway
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    started: anyio.Event = field(default_factory=anyio.Event)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def check_role(config: Config, role: Role) -> None:
+    """Refuse combinations that cannot work, before anything starts."""
+    if role in ("all", "gateway") and not config.discord.token:
+        raise StartupError(
+            "no Discord token: set DISCORD_TOKEN, or [discord] token in config.toml "
+            "(create a bot at https://discord.com/developers/applications). Try `bot console` to run offline."
+        )
+    if role == "gateway" and config.queue_backend != "redis":
+        raise StartupError(
+            "--role=gateway needs the Redis queue (set REDIS_URL): with the memory queue no worker would "
+            "ever see its jobs. Use --role=all to run everything in one process."
+        )
+    if role == "worker" and config.queue_backend != "redis":
+        raise StartupError("--role=worker consumes the Redis queue: set REDIS_URL")
+
+
+async def serve(
+    config: Config,
+    role: Role,
+    *,
+    migrate: bool = True,
+    on_started: Callable[[Runtime], Awaitable[None]] | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Run until SIGINT/SIGTERM (or `runtime.stop()`), then shut down in order."""
+    check_role(config, role)
+    queue = get_task_queue(config)
+    runtime = Runtime(config=config, role=role, queue=queue)
+    try:
+        async with anyio.create_task_group() as tg:
+            if handle_signals:
+                tg.start_soon(_watch_signals, runtime)
+            await _start(runtime, tg, migrate=migrate)
+            runtime.started.set()
+            if on_started is not None:
+                await on_started(runtime)
+            await runtime.stopping.wait()
+            log.info("shutting down (%s)", role)
+            await _shutdown(runtime)
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _close(runtime)
+
+
+async def _start(runtime: Runtime, tg: anyio.abc.TaskGroup, *, migrate: bool) -> None:
+    config, role = runtime.config, runtime.role
+    load_handlers()
+    fallback: MemoryQueue | None = None
+    if role in ("all", "worker"):
+        runtime.workers.append(Worker(runtime.queue, config))
+        if role == "all" and runtime.queue.name == "redis":
+            # Embedded workers on an in-process queue take over while Redis is unreachable.
+            fallback = MemoryQueue(default_result_ttl=config.queue.result_ttl)
+            runtime.workers.append(Worker(fallback, config, worker_id=f"{runtime.workers[0].worker_id}-local"))
+        for worker in runtime.workers:
+            tg.start_soon(worker.run)
+    if role in ("all", "gateway"):
+        runtime.jobs = JobClient(runtime.queue, config, tg, fallback=fallback)
+        runtime.db = await _open_database(config, migrate=migrate)
+        await _start_gateway(runtime, tg)
+
+
+async def _open_database(config: Config, *, migrate: bool) -> Any:
+    from bot.db import migrate as db_migrate
+    from bot.db.engine import DatabaseConfigError, check_connection, log_legacy_postgres_flag, make_engine
+
+    log_legacy_postgres_flag()
+    try:
+        engine = make_engine(config.database_url)
+        await check_connection(engine)
+        if migrate:
+            await db_migrate.upgrade(engine)
+    except DatabaseConfigError as exc:
+        raise StartupError(str(exc)) from None
+    log.info("database: %s", mask_url(config.database_url))
+    return engine
+
+
+async def _start_gateway(runtime: Runtime, tg: anyio.abc.TaskGroup) -> None:
+    from bot.gateway import build_bot
+    from bot.services import Services
+
+    assert runtime.jobs is not None
+    services = Services(config=runtime.config, jobs=runtime.jobs, db=runtime.db)
+    services.extras["task_group"] = tg
+    bot = build_bot(runtime.config, services)
+    runtime.bot = bot
+
+    async def run_gateway() -> None:
+        try:
+            await bot.start(runtime.config.discord.token)
+        except Exception as exc:  # LoginFailure, PrivilegedIntentsRequired, ... : one line, then stop
+            log.error("gateway stopped: %s", _one_line(exc))
+            runtime.extras["gateway_error"] = _one_line(exc)
+            runtime.stop()
+
+    tg.start_soon(run_gateway)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+async def _shutdown(runtime: Runtime) -> None:
+    with anyio.CancelScope(shield=True):
+        if runtime.bot is not None:
+            # Stop receiving events first, then flush what the cogs hold in memory (XP deltas).
+            await runtime.bot.close()
+            for hook in runtime.bot.services.extras.get("shutdown_hooks", []):
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("shutdown hook failed")
+        for worker in runtime.workers:
+            worker.stop()
+        with anyio.move_on_after(runtime.config.queue.shutdown_grace + 5):
+            for worker in runtime.workers:
+                await worker.finished.wait()
+
+
+async def _close(runtime: Runtime) -> None:
+    try:
+        await runtime.queue.close()
+    except Exception:
+        log.debug("closing the queue failed", exc_info=True)
+    if runtime.db is not None:
+        await runtime.db.dispose()
+
+
+async def _watch_signals(runtime: Runtime) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            log.info("received %s", signal.Signals(signum).name)
+            runtime.stop()
+            return
+
+
+__all__ = ["ConfigError", "Runtime", "StartupError", "check_role", "serve"]
