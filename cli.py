@@ -22,8 +22,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
-queue_app = typer.Typer(help="Talk to the job queue: ping workers, show depths, manage dead letters.",
-                        no_args_is_help=True)
+queue_app = typer.Typer(
+    help="Talk to the job queue: ping workers, show depths, manage dead letters.", no_args_is_help=True
+)
 dead_app = typer.Typer(help="Dead-lettered tasks: list, show, requeue, purge.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(queue_app, name="queue")
@@ -31,8 +32,13 @@ queue_app.add_typer(dead_app, name="dead")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: ./config.toml when present).",
-                 envvar="STEWARD_CONFIG", show_default=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML config file (default: ./config.toml when present).",
+        envvar="STEWARD_CONFIG",
+        show_default=False,
+    ),
 ]
 
 
@@ -173,8 +179,10 @@ def queue_stats(config: ConfigOption = None) -> None:
         now = time.time()
         for wid, info in sorted(s.workers.items()):
             if info.get("alive"):
-                typer.echo(f"  worker {wid}: alive, last heartbeat {now - info['last_seen']:.1f}s ago, "
-                           f"{info.get('processed', 0)} jobs, {info.get('in_flight', 0)} in flight")
+                typer.echo(
+                    f"  worker {wid}: alive, last heartbeat {now - info['last_seen']:.1f}s ago, "
+                    f"{info.get('processed', 0)} jobs, {info.get('in_flight', 0)} in flight"
+                )
             else:
                 typer.echo(f"  worker {wid}: no heartbeat (its tasks are returned to the queue by the reaper)")
         if not s.workers:

@@ -53,6 +53,7 @@ class DiscordSettings:
     members_intent: bool = True
     shard_ids: list[int] = field(default_factory=list)
     shard_count: int = 0
+    guild_ready_timeout: float = 2.0  # seconds nextcord waits for more guilds before READY (emulator: ~0)
 
 
 @dataclass
@@ -93,6 +94,10 @@ class LLMSettings:
     max_context_messages: int = 25
     max_context_chars: int = 20000
     request_timeout: float = 70.0
+    max_retries: int = 1  # the openai client's own quick retries; the worker retries 429s on top with backoff
+    stream: bool = True  # stream tokens through the queue so the reply grows while the model writes
+    stream_usage: bool = True  # ask for token usage on streams (stream_options); off for endpoints that reject it
+    allow_dms: bool = False  # answer direct messages
 
 
 @dataclass
@@ -101,6 +106,8 @@ class SafetySettings:
     guard_base_url: str = ""  # OpenAI-compatible endpoint serving a guard model (e.g. Llama Guard)
     guard_api_key: str = _secret()
     guard_model: str = "llama-guard3"
+    moderation_base_url: str = ""  # empty: llm.base_url (the moderation endpoint is OpenAI's)
+    moderation_api_key: str = _secret()  # empty: llm.api_key
 
 
 @dataclass

@@ -60,6 +60,7 @@ class StewardBot(commands.Bot):
             rollout_update_known=sync,
             rollout_delete_unknown=sync,
             chunk_guilds_at_startup=False,
+            guild_ready_timeout=config.discord.guild_ready_timeout,
             **kwargs,
         )
         self.config = config
@@ -76,8 +77,9 @@ class StewardBot(commands.Bot):
 
     async def on_ready(self) -> None:
         self.ready_event_seen = True
-        log.info("gateway connected as %s (%s) in %d guild(s)", self.user, getattr(self.user, "id", "?"),
-                 len(self.guilds))
+        log.info(
+            "gateway connected as %s (%s) in %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds)
+        )
 
     async def on_message(self, message: nextcord.Message) -> None:
         if self.user is not None and message.author.id == self.user.id:
@@ -104,7 +106,7 @@ class StewardBot(commands.Bot):
             pass
 
 
-def build_bot(config: Config, services: Services, *, shard_ids: list[int] | None = None) -> StewardBot:
+def build_bot(config: Config, services: Services) -> StewardBot:
     bot = StewardBot(config, services)
     for name in config.discord.cogs:
         bot.load_extension(f"cogs.{name}")

@@ -14,11 +14,15 @@ JOBS = Counter(
 )
 QUEUE_DEPTH = Gauge("steward_queue_depth", "Tasks waiting, in processing and dead", ["list"])
 JOB_WAIT_SECONDS = Histogram(
-    "steward_job_wait_seconds", "Producer-side time from enqueue to result", ["job_type"],
+    "steward_job_wait_seconds",
+    "Producer-side time from enqueue to result",
+    ["job_type"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 75),
 )
 JOB_RUN_SECONDS = Histogram(
-    "steward_job_run_seconds", "Worker-side handler run time", ["job_type"],
+    "steward_job_run_seconds",
+    "Worker-side handler run time",
+    ["job_type"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 75),
 )
 LLM_TOKENS = Counter("steward_llm_tokens_total", "LLM tokens used", ["kind"])  # prompt, completion
