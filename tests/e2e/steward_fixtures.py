@@ -1,6 +1,5 @@
 """Run the whole Steward bot (the same `serve()` as `bot run`) against the in-repo Discord emulator.
 
-from tests.e2e.emulator_fixtures import emulator  # noqa: F401
 from tests.e2e.steward_fixtures import World, make_world, running_steward
 
 async def test_x(emulator, tmp_path):

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import Emulator
-from tests.e2e.emulator_fixtures import emulator  # noqa: F401
 from tests.e2e.steward_fixtures import make_world, running_steward
 
 pytestmark = pytest.mark.anyio
