@@ -294,7 +294,15 @@ class Emulator:
         return self.world.create_webhook(channel_id, name)
 
     def webhook_url(self, hook: Webhook) -> str:
-        """The URL a status notifier posts to (Discord's https://discord.com/api/webhooks/{id}/{token} form)."""
+        """The webhook URL as Discord shows it (https://discord.com/api/webhooks/{id}/{token}).
+
+        This is what a self-hoster pastes into config; nextcord's `Webhook.from_url` only accepts this form, and
+        then sends to `Route.BASE`, i.e. to the emulator once `use_api_base(emu.api_base)` is in effect.
+        """
+        return f"https://discord.com/api/webhooks/{hook.id}/{hook.token}"
+
+    def webhook_direct_url(self, hook: Webhook) -> str:
+        """The same webhook on the emulator itself, for notifiers that POST with a plain HTTP client."""
         return f"{self.api_base}/webhooks/{hook.id}/{hook.token}"
 
     def fail_webhook(self, hook: Webhook, status: int | None = 404) -> None:

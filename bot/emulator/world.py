@@ -86,7 +86,10 @@ class World:
     ) -> Role:
         guild = self.guilds[guild_id]
         if position is None:
-            position = max(r.position for r in guild.roles.values()) + 1
+            position = 1  # like Discord: a new role goes just above @everyone, below the bot's own role
+        for other in guild.roles.values():
+            if other.id != guild_id and other.position >= position:
+                other.position += 1
         role = Role(
             id=self.ids.next(),
             guild_id=guild_id,
@@ -144,7 +147,7 @@ class World:
         channel = self.channels[channel_id]
         hook = Webhook(
             id=self.ids.next(),
-            token=secrets.token_urlsafe(24),
+            token=secrets.token_urlsafe(51),
             channel_id=channel_id,
             guild_id=channel.guild_id,
             name=name,
