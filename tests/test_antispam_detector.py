@@ -288,3 +288,9 @@ def test_tiny_caps_still_work(max_members: int) -> None:
     d = detector(max_members=max_members)
     verdicts = [d.check(event(content=distinct(i), ts=i * 0.1)) for i in range(7)]
     assert Rule.FLOOD in verdicts[-1].rules
+
+
+def test_members_sharing_the_guilds_own_invite_is_not_a_raid() -> None:
+    d = detector(SpamSettings(invite_allowlist=frozenset({"ourserver"})))
+    texts = ["come hang out discord.gg/ourserver", "invite your friends: discord.gg/OurServer", "discord.gg/ourserver"]
+    assert not any(d.check(event(author=600 + i, content=t, ts=i)).is_spam for i, t in enumerate(texts))

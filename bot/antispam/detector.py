@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz.fuzz import ratio as _fuzz_ratio
 
-from bot.antispam.normalize import NO_LINKS, caps_ratio, domain_blocked, extract_links, normalize
+from bot.antispam.normalize import NO_LINKS, caps_ratio, domain_blocked, extract_links, invite_code, normalize
 from bot.antispam.settings import Rule, SpamSettings
 
 MessageRef = tuple[int, int]  # (channel_id, message_id)
@@ -176,7 +176,11 @@ class SpamDetector:
         if norm:
             self._repeats(member, event, norm, now, settings, rules, delete)
             if Rule.RAID in enabled:
-                self._raid(event, norm, links.urls, now, settings, rules, delete, members)
+                urls = links.urls
+                if links.invite_codes and settings.invite_allowlist:
+                    # Members sharing the guild's own invite is not a raid.
+                    urls = tuple(u for u in urls if invite_code(u) not in settings.invite_allowlist)
+                self._raid(event, norm, urls, now, settings, rules, delete, members)
 
         if not rules:
             return CLEAN

@@ -71,6 +71,12 @@ def extract_links(text: str) -> Links:
     return Links(tuple(urls), tuple(_host(u) for u in urls), invites)
 
 
+def invite_code(url: str) -> str | None:
+    """The lowercased invite code if `url` is a Discord invite, else None."""
+    match = _INVITE.search(url)
+    return match.group(1).lower() if match else None
+
+
 def _host(url: str) -> str:
     rest = url.split("://", 1)[-1]
     host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
