@@ -1,6 +1,6 @@
 """Fixtures for end-to-end tests against the in-repo Discord emulator (bot/emulator).
 
-    from tests.e2e.emulator_fixtures import emulator, running_client, make_client  # noqa: F401
+    from tests.e2e.emulator_fixtures import make_client, running_client  # `emulator` comes via conftest.py
 
     @pytest.mark.anyio
     async def test_x(emulator):

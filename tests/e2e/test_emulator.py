@@ -1,8 +1,5 @@
 """The real nextcord 3.2 client, over real HTTP and a real websocket, against bot/emulator."""
 
-# The `emulator` fixture is imported from emulator_fixtures, so each test parameter "redefines" it.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +10,7 @@ import nextcord
 import pytest
 
 from bot.emulator import Emulator
-from tests.e2e.emulator_fixtures import emulator, make_client, running_client  # noqa: F401
+from tests.e2e.emulator_fixtures import make_client, running_client
 
 pytestmark = pytest.mark.anyio
 
@@ -293,3 +290,23 @@ async def test_unknown_route_is_recorded_and_answered_404(emulator: Emulator) ->
             await client.http.request(nextcord.http.Route("GET", "/guilds/{guild_id}/audit-logs", guild_id=1))
     assert [(c["method"], c["path"]) for c in emulator.unknown_routes] == [("GET", "/guilds/1/audit-logs")]
     emulator.unknown_routes.clear()  # seen and asserted; the fixture would otherwise fail this test
+
+
+async def test_cli_serves_the_demo_world() -> None:
+    import sys
+
+    import aiohttp
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.emulator", "--port", "0", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        first = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+        url = first.rsplit(" ", 1)[-1].strip()
+        headers = {"Authorization": "Bot emulator-bot-token"}
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/api/v10/gateway", headers=headers) as r:
+            assert r.status == 200 and (await r.json())["url"].startswith("ws://127.0.0.1:")
+    finally:
+        process.terminate()
+        await process.wait()
