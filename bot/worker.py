@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], "JobContext"], Awaitable[dict[str, Any]]]
 
 # Modules whose import registers handlers. A module listed here that is missing is a packaging error.
-JOB_MODULES = ["bot.builtin_jobs"]
+JOB_MODULES = ["bot.builtin_jobs", "bot.llm.jobs"]
 
 
 @dataclass(slots=True)
