@@ -19,13 +19,13 @@ async def serve(host: str, port: int, token: str, demo: bool, show_http: bool) -
     emu = Emulator(host=host, port=port, token=token)
     world = seed_demo(emu) if demo else None
     await emu.start()
-    print(f"Discord emulator on {emu.url}")
+    print(f"Discord emulator on {emu.url}", flush=True)
     print(f"  API base (Route.BASE): {emu.api_base}")
     print(f"  gateway:               {emu.gateway.url}")
     print(f"  bot token:             {emu.token}")
-    print(f"  application id:        {emu.application_id}")
+    print(f"  application id:        {emu.application_id}", flush=True)
     if world is not None:
-        print(f"  demo world:            {world}")
+        print(f"  demo world:            {world}", flush=True)
 
     def show(event: Event) -> None:
         if event.kind != "http" or show_http:

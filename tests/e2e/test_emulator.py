@@ -310,3 +310,23 @@ async def test_cli_serves_the_demo_world() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_deferred_slash_response_is_filled_by_editing_the_original(emulator: Emulator) -> None:
+    guild_id, channel_id, alice_id = _world(emulator)
+    client = make_client()
+
+    @client.slash_command(name="status", description="status", guild_ids=[guild_id])
+    async def status(interaction: nextcord.Interaction) -> None:
+        await interaction.response.defer()
+        await asyncio.sleep(0.05)  # "work"
+        await interaction.edit_original_message(content="worker-1 answered in 3 ms")
+
+    async with running_client(emulator, client):
+        record = await emulator.invoke_slash(guild_id, channel_id, alice_id, "status")
+        assert (await record.response())["type"] == 5
+        edited = await emulator.wait_for(
+            lambda e: e.kind == "message_update" and e.data["id"] == str(record.original_message_id)
+        )
+    assert edited.data["content"] == "worker-1 answered in 3 ms"
+    assert not emulator.world.find_message(record.original_message_id).flags & 128  # no longer "thinking"
