@@ -249,6 +249,20 @@ def dead_purge(
     anyio.run(_with_queue, cfg, body)
 
 
+@app.command()
+def console(
+    config: ConfigOption = None,
+    log_level: Annotated[str, typer.Option(help="Log level for the bot's own log lines.")] = "WARNING",
+) -> None:
+    """Try the whole bot offline: an emulated Discord server and a terminal chat (no account needed)."""
+    from bot.console import main
+    from bot.logs import setup_logging
+
+    cfg = _load(config)
+    setup_logging(cfg, log_level)
+    main(cfg)
+
+
 def _register_optional_commands() -> None:
     """Sub-commands that live beside their feature (database, console, ops)."""
     try:

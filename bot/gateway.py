@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nextcord
 from nextcord.ext import commands
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.discord_api import use_api_base
 
 if TYPE_CHECKING:
@@ -106,8 +107,19 @@ class StewardBot(commands.Bot):
             pass
 
 
+def available_cogs() -> list[str]:
+    import cogs
+
+    return sorted(p.name for p in Path(cogs.__file__).parent.iterdir() if (p / "__init__.py").is_file())
+
+
 def build_bot(config: Config, services: Services) -> StewardBot:
     bot = StewardBot(config, services)
     for name in config.discord.cogs:
-        bot.load_extension(f"cogs.{name}")
+        try:
+            bot.load_extension(f"cogs.{name}")
+        except commands.ExtensionNotFound:
+            raise ConfigError(
+                f"discord.cogs: no cog named {name!r} (available: {', '.join(available_cogs())})"
+            ) from None
     return bot

@@ -44,3 +44,5 @@ def setup_logging(config: Config | None = None, level: str | None = None) -> Non
     # nextcord and the HTTP clients are chatty at INFO; their warnings still show.
     for noisy in ("nextcord", "httpx", "openai", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Steward has no voice features; nextcord's warning about the voice library would only confuse.
+    logging.getLogger("nextcord.client").addFilter(lambda r: "PyNaCl" not in r.getMessage())

@@ -10,9 +10,10 @@ SIGINT/SIGTERM: stop taking jobs, let in-flight ones finish within the grace per
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,7 @@ async def serve(
     queue = get_task_queue(config)
     runtime = Runtime(config=config, role=role, queue=queue)
     try:
-        async with anyio.create_task_group() as tg:
+        async with _unwrap_startup_errors(), anyio.create_task_group() as tg:
             if handle_signals:
                 tg.start_soon(_watch_signals, runtime)
             await _start(runtime, tg, migrate=migrate)
@@ -97,6 +98,21 @@ async def serve(
     finally:
         with anyio.CancelScope(shield=True):
             await _close(runtime)
+
+
+@contextlib.asynccontextmanager
+async def _unwrap_startup_errors() -> AsyncIterator[None]:
+    """A StartupError raised inside the task group arrives wrapped in an ExceptionGroup; give the caller the
+    one-line error itself."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        startup = group.subgroup(StartupError)
+        if startup is None:
+            raise
+        while isinstance(startup, BaseExceptionGroup):
+            startup = startup.exceptions[0]
+        raise startup from None
 
 
 async def _start(runtime: Runtime, tg: anyio.abc.TaskGroup, *, migrate: bool) -> None:
@@ -140,7 +156,10 @@ async def _start_gateway(runtime: Runtime, tg: anyio.abc.TaskGroup) -> None:
     assert runtime.jobs is not None
     services = Services(config=runtime.config, jobs=runtime.jobs, db=runtime.db)
     services.extras["task_group"] = tg
-    bot = build_bot(runtime.config, services)
+    try:
+        bot = build_bot(runtime.config, services)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from None
     runtime.bot = bot
 
     async def run_gateway() -> None:

@@ -1,0 +1,64 @@
+"""`bot console` driven the way a person would: in tmux, typing with send-keys, reading the screen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.services import in_ci
+
+BOT = str(Path(sys.executable).with_name("bot"))
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _wait_for_screen(session: str, needle: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _tmux("capture-pane", "-p", "-t", session, "-S", "-200")
+        if needle in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} did not appear within {timeout}s; screen:\n{screen}")
+
+
+@pytest.fixture
+def console_session(tmp_path: Path, extra_env: dict[str, str] | None = None):
+    if shutil.which("tmux") is None:
+        if in_ci():
+            pytest.fail("tmux is not installed; CI=true so this is a failure")
+        pytest.skip("tmux is not installed")
+    session = f"steward-console-{uuid.uuid4().hex[:8]}"
+    env = {
+        "STEWARD_BOT__DATA_DIR": str(tmp_path),
+        "STEWARD_DISCORD__COGS": "status",  # TEMP: until every default cog has landed
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "TERM": "xterm",
+    }
+    env_args = [f"{k}={v}" for k, v in env.items()]
+    _tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "env", "-i", *env_args, BOT, "console")
+    try:
+        yield session
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_console_chat_shows_the_bots_replies_and_exits_cleanly(console_session: str) -> None:
+    _wait_for_screen(console_session, "Type :help for commands.")
+    _tmux("send-keys", "-t", console_session, "/status", "Enter")
+    _wait_for_screen(console_session, "Steward said: Worker `")
+    _tmux("send-keys", "-t", console_session, ":user bob", "Enter")
+    _wait_for_screen(console_session, "bob #general>")
+    _tmux("send-keys", "-t", console_session, "C-c", "")
+    _wait_for_screen(console_session, "bye")
