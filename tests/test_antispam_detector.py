@@ -294,3 +294,13 @@ def test_members_sharing_the_guilds_own_invite_is_not_a_raid() -> None:
     d = detector(SpamSettings(invite_allowlist=frozenset({"ourserver"})))
     texts = ["come hang out discord.gg/ourserver", "invite your friends: discord.gg/OurServer", "discord.gg/ourserver"]
     assert not any(d.check(event(author=600 + i, content=t, ts=i)).is_spam for i, t in enumerate(texts))
+
+
+def test_one_guilds_short_windows_do_not_prune_another_guilds_long_ones() -> None:
+    slow = SpamSettings(flood_max_messages=2, flood_window=300.0)
+    d = SpamDetector(lambda g: slow if g == 2 else SpamSettings())
+    assert not d.check(event(author=1, content=distinct(1), ts=0.0, guild_id=2)).is_spam
+    assert not d.check(event(author=1, content=distinct(2), ts=100.0, guild_id=2)).is_spam
+    for i in range(50):  # newcomers in guild 1 (60 s windows) trigger pruning in between
+        d.check(event(author=100 + i, content=distinct(i), ts=150.0 + i, guild_id=1))
+    assert Rule.FLOOD in d.check(event(author=1, content=distinct(3), ts=250.0, guild_id=2)).rules

@@ -61,7 +61,9 @@ CLEAN = Verdict()
 
 
 class _Member:
-    """Sliding windows for one member in one guild; every deque is capped by a threshold."""
+    """Sliding windows for one member in one guild; every deque is capped by a threshold. The rarely used windows
+    (mentions, links, attachments) are created on first use: most members never need them, and an empty deque
+    costs ~600 bytes."""
 
     __slots__ = ("attachments", "last_seen", "links", "mentions", "mentions_total", "recent", "times")
 
@@ -69,10 +71,10 @@ class _Member:
         self.times: deque[float] = deque()
         # (timestamp, normalized text, channel_id, message_id)
         self.recent: deque[tuple[float, str, int, int]] = deque()
-        self.mentions: deque[tuple[float, int]] = deque()
+        self.mentions: deque[tuple[float, int]] | None = None
         self.mentions_total = 0
-        self.links: deque[float] = deque()
-        self.attachments: deque[float] = deque()
+        self.links: deque[float] | None = None
+        self.attachments: deque[float] | None = None
         self.last_seen = 0.0
 
 
@@ -110,6 +112,7 @@ class SpamDetector:
         self.max_posts_per_copy = max_posts_per_copy
         self._members: OrderedDict[tuple[int, int], _Member] = OrderedDict()
         self._copies: dict[int, OrderedDict[str, _Copies]] = {}
+        self._longest_span = 0.0
 
     @property
     def tracked_members(self) -> int:
@@ -159,11 +162,15 @@ class SpamDetector:
                 if any(domain_blocked(d, settings.blocked_domains) for d in links.domains):
                     rules.add(Rule.BLOCKED_DOMAIN)
             if Rule.LINK_FLOOD in enabled:
+                if member.links is None:
+                    member.links = deque()
                 for _ in range(min(links.count, settings.link_max + 1)):
                     if _push_capped(member.links, now, settings.link_window, settings.link_max + 1):
                         rules.add(Rule.LINK_FLOOD)
 
         if Rule.ATTACHMENTS in enabled and event.attachment_count:
+            if member.attachments is None:
+                member.attachments = deque()
             for _ in range(min(event.attachment_count, settings.attachment_max + 1)):
                 if _push_capped(member.attachments, now, settings.attachment_window, settings.attachment_max + 1):
                     rules.add(Rule.ATTACHMENTS)
@@ -195,7 +202,11 @@ class SpamDetector:
         if member is None:
             member = members[key] = _Member()
             # Prune from the least-recently-active end: first whoever fell out of every window, then past the cap.
-            horizon = now - _longest_window(settings)
+            # The span is the longest window any guild has used, so one guild's short windows never cut another's.
+            span = _longest_window(settings)
+            if span > self._longest_span:
+                self._longest_span = span
+            horizon = now - self._longest_span
             while len(members) > 1:
                 oldest = next(iter(members.values()))
                 if oldest.last_seen >= horizon and len(members) <= self.max_members:
@@ -208,8 +219,16 @@ class SpamDetector:
 
     @staticmethod
     def _mentions(member: _Member, event: MessageEvent, now: float, settings: SpamSettings) -> bool:
-        count = len(set(event.mention_user_ids)) + len(set(event.mention_role_ids))
+        count = (
+            len(set(event.mention_user_ids)) + len(set(event.mention_role_ids))
+            if event.mention_user_ids or event.mention_role_ids
+            else 0
+        )
         window = member.mentions
+        if window is None:
+            if not count:
+                return False
+            window = member.mentions = deque()
         while window and now - window[0][0] >= settings.mention_window:
             member.mentions_total -= window.popleft()[1]
         if count:
@@ -301,10 +320,12 @@ class SpamDetector:
             index = self._copies[event.guild_id] = OrderedDict()
         window = settings.raid_window
         found: list[tuple[float, int, int, int]] = []
+        grew = False
         for key in keys:
             copies = index.get(key)
             if copies is None:
                 copies = index[key] = _Copies()
+                grew = True
             else:
                 index.move_to_end(key)
             posts = copies.posts
@@ -318,9 +339,10 @@ class SpamDetector:
             if len(authors) >= settings.raid_members:
                 found.extend(posts)
                 members.update(authors)
-        # Prune texts nobody repeated within the window, then enforce the cap (oldest first).
+        # The index only grows on a new key: then prune texts nobody repeated within the window, and enforce the
+        # cap (oldest first).
         horizon = now - window
-        while index:
+        while grew and index:
             oldest = next(iter(index.values()))
             if oldest.last_seen >= horizon and len(index) <= self.max_copies_per_guild:
                 break

@@ -26,7 +26,9 @@ def strip_invisible(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Casefolded text without zero-width characters or any whitespace, cut to MAX_NORMALIZED characters."""
-    return "".join(strip_invisible(text).casefold().split())[:MAX_NORMALIZED]
+    if not text.isascii():  # invisible characters are all non-ASCII: most chat skips the translate
+        text = text.translate(_STRIP_INVISIBLE)
+    return "".join(text.casefold().split())[:MAX_NORMALIZED]
 
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'`|]+", re.IGNORECASE)
