@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], "JobContext"], Awaitable[dict[str, Any]]]
 
 # Modules whose import registers handlers. A module listed here that is missing is a packaging error.
-JOB_MODULES = ["bot.builtin_jobs", "bot.llm.jobs"]
+JOB_MODULES = ["bot.builtin_jobs", "bot.llm.jobs", "bot.safety.jobs"]
 
 
 @dataclass(slots=True)
@@ -109,9 +110,14 @@ class Worker:
         self._stopping = anyio.Event()
         self.finished = anyio.Event()  # set once run() has drained and returned its unfinished tasks
         self._redis_lost = False
+        self._take_scope: anyio.CancelScope | None = None
+        self._take_failed = False
+        self._serving: Counter[bytes] = Counter()  # raw tasks being served, to tell orphans in processing apart
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._take_scope is not None and getattr(self.backend, "reliable", True):
+            self._take_scope.cancel()
 
     @property
     def stopping(self) -> bool:
@@ -125,6 +131,8 @@ class Worker:
             self.backend.name,
             self.concurrency,
         )
+        # Register before taking anything, so the reaper knows whose processing list to return if we die.
+        await self._beat()
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._heartbeat_loop)
             async with anyio.create_task_group() as jobs_tg:
@@ -162,9 +170,18 @@ class Worker:
                 slots.release()
                 continue
             try:
+                if self._take_failed:
+                    await self._recover_orphans()
                 deliveries = await self._take(free)
             except REDIS_DOWN as exc:
+                self._take_failed = True
                 self._on_redis_down(exc)
+                await self._sleep_unless_stopping(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:  # e.g. a Redis error reply: log it, keep consuming (never stall silently)
+                self._take_failed = True
+                log.exception("worker %s: taking tasks failed; retrying", self.worker_id)
                 await self._sleep_unless_stopping(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -174,24 +191,28 @@ class Worker:
             for delivery in deliveries:
                 await slots.acquire()
                 self.in_flight += 1
+                self._serving[delivery.raw] += 1
                 tg.start_soon(self._serve, delivery, slots)
 
+    async def _recover_orphans(self) -> None:
+        """A take whose reply was lost (connection dropped mid-command) may have moved tasks into our processing
+        list that we never received; nobody would serve them while we live. Return those to the queue's head."""
+        recover = getattr(self.backend, "recover_orphans", None)
+        if recover is not None:
+            n = await recover(self.worker_id, self._serving)
+            if n:
+                log.warning("worker %s: returned %d task(s) lost in a dropped take to the queue", self.worker_id, n)
+        self._take_failed = False
+
     async def _take(self, free: int) -> list[Delivery]:
-        # Wake up at least once a second to notice stop(); the backend blocks at most that long.
-        async with anyio.create_task_group() as tg:
-            result: list[Delivery] = []
-
-            async def take() -> None:
-                result.extend(await self.backend.take(self.worker_id, free, timeout=1.0))
-                tg.cancel_scope.cancel()
-
-            async def watch_stop() -> None:
-                await self._stopping.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(take)
-            tg.start_soon(watch_stop)
-        return result
+        # Wake up at least once a second to notice stop(). A take is only cancelled where that cannot lose a task
+        # (memory queue, reliable Redis: a task already moved sits in our processing list and release() returns
+        # it); a plain Redis pop might be answered after cancellation, so there we let it finish (<= 1 s).
+        self._take_scope = anyio.CancelScope()
+        with self._take_scope:
+            if not self.stopping:
+                return await self.backend.take(self.worker_id, free, timeout=1.0)
+        return []
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
         with anyio.move_on_after(seconds):
@@ -207,22 +228,29 @@ class Worker:
             self._redis_lost = False
             log.warning("worker %s: queue reachable again; consuming", self.worker_id)
 
-    async def _heartbeat_loop(self) -> None:
-        info = {
+    def _heartbeat_info(self) -> dict[str, Any]:
+        return {
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started": self.started_at,
             "concurrency": self.concurrency,
             "jobs": sorted(self.handlers),
+            "processed": self.processed,
+            "in_flight": self.in_flight,
         }
+
+    async def _beat(self) -> None:
+        try:
+            await self.backend.heartbeat(self.worker_id, self._heartbeat_info())
+        except REDIS_DOWN as exc:
+            self._on_redis_down(exc)
+        except Exception:  # a heartbeat failure must never end the worker; the take loop keeps going
+            log.exception("worker %s: heartbeat failed", self.worker_id)
+
+    async def _heartbeat_loop(self) -> None:
         while True:
-            try:
-                await self.backend.heartbeat(
-                    self.worker_id, {**info, "processed": self.processed, "in_flight": self.in_flight}
-                )
-            except REDIS_DOWN as exc:
-                self._on_redis_down(exc)
             await anyio.sleep(self.config.queue.heartbeat_interval)
+            await self._beat()
 
     async def _serve(self, delivery: Delivery, slots: anyio.Semaphore) -> None:
         try:
@@ -232,6 +260,9 @@ class Worker:
         finally:
             self.in_flight -= 1
             self.processed += 1
+            self._serving[delivery.raw] -= 1
+            if not self._serving[delivery.raw]:
+                del self._serving[delivery.raw]
             slots.release()
 
     async def _handle(self, delivery: Delivery) -> None:
