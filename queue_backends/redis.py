@@ -22,11 +22,14 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -88,6 +91,19 @@ return n
 """
 
 
+# Give back tasks a dropped take moved into our processing list without us seeing them; ARGV in original order.
+_ORPHANS = """
+local n = 0
+for i = #ARGV, 1, -1 do
+  if redis.call('LREM', KEYS[1], -1, ARGV[i]) == 1 then
+    redis.call('LPUSH', KEYS[2], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+"""
+
+
 def make_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
 
@@ -116,8 +132,12 @@ class RedisQueue:
             "max_connections": max_connections,
         }
         # Commands and blocking pops use separate pools so a long BLPOP never holds up an RPUSH.
-        self.redis = aioredis.from_url(url, **opts)
-        self._blocking = aioredis.from_url(url, **opts)
+        # redis-py's default retries (10, up to 1 s apart) would make every call take ~4 s to fail while Redis
+        # is down, so a gateway could not fail fast; two quick retries ride over a stale pooled connection.
+        self.redis = aioredis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2), **opts)
+        # Takes run here with no automatic retry: retrying a take whose reply was lost would move more tasks
+        # into our processing list behind our back. The worker recovers such orphans itself (recover_orphans).
+        self._blocking = aioredis.from_url(url, retry=Retry(NoBackoff(), 0), **opts)
         self.tasks_key = f"{namespace}:tasks"
         self.dead_key = f"{namespace}:dead"
         self.attempts_key = f"{namespace}:attempts"
@@ -126,6 +146,7 @@ class RedisQueue:
         self._publish = self.redis.register_script(_PUBLISH)
         self._dead = self.redis.register_script(_DEAD)
         self._reap = self.redis.register_script(_REAP)
+        self._orphans = self.redis.register_script(_ORPHANS)
 
     def results_key(self, job_id: str) -> str:
         return f"{self.ns}:results:{job_id}"
@@ -199,7 +220,7 @@ class RedisQueue:
     async def _take_reliable(self, worker_id: str, max_tasks: int, timeout: float) -> list[Delivery]:
         proc = self.processing_key(worker_id)
         keys = [self.tasks_key, proc, self.attempts_key]
-        flat = await self._take(keys=keys, args=[max_tasks])
+        flat = await self._take(keys=keys, args=[max_tasks], client=self._blocking)
         if not flat:
             raw = await self._blocking.blmove(self.tasks_key, proc, min(timeout, BLOCK_SLICE), "LEFT", "RIGHT")
             if raw is None:
@@ -209,10 +230,26 @@ class RedisQueue:
                 delivery.attempt = await self.redis.hincrby(self.attempts_key, delivery.task.job_id, 1)
             out = [delivery]
             if max_tasks > 1:
-                flat = await self._take(keys=keys, args=[max_tasks - 1])
+                flat = await self._take(keys=keys, args=[max_tasks - 1], client=self._blocking)
                 out.extend(_deliveries(flat))
             return out
         return _deliveries(flat)
+
+    async def recover_orphans(self, worker_id: str, serving: Mapping[bytes, int]) -> int:
+        """Return to the queue's head every task in our processing list that we are not serving."""
+        if not self.reliable:
+            return 0
+        held = await self.redis.lrange(self.processing_key(worker_id), 0, -1)
+        budget = dict(serving)
+        orphans = []
+        for raw in held:
+            if budget.get(raw, 0) > 0:
+                budget[raw] -= 1
+            else:
+                orphans.append(raw)
+        if not orphans:
+            return 0
+        return int(await self._orphans(keys=[self.processing_key(worker_id), self.tasks_key], args=orphans))
 
     async def publish_result(self, worker_id: str, delivery: Delivery, envelope: dict[str, Any]) -> bool:
         assert delivery.task is not None
