@@ -218,11 +218,11 @@ def test_safety_settings_round_trip_and_errors() -> None:
     s = SafetyGuildSettings(enabled=True, words={"x": ("a", "b")}, exempt_role_ids=frozenset({3, 1}))
     assert SafetyGuildSettings.from_dict(s.to_dict()) == s
     assert s.to_dict()["exempt_role_ids"] == [1, 3]
-    with pytest.raises(ValueError, match="^scanner: must be one of"):
+    with pytest.raises(ValueError, match=r"^scanner: must be one of"):
         SafetyGuildSettings.from_dict({"scanner": "magic"})
-    with pytest.raises(ValueError, match="^nope: unknown setting"):
+    with pytest.raises(ValueError, match=r"^nope: unknown setting"):
         SafetyGuildSettings.from_dict({"nope": 1})
     with pytest.raises(ValueError, match=r"^patterns.x: bad regex"):
         SafetyGuildSettings.from_dict({"patterns": {"x": ["("]}})
-    with pytest.raises(ValueError, match="^category_actions.hate: must be one of"):
+    with pytest.raises(ValueError, match=r"^category_actions.hate: must be one of"):
         SafetyGuildSettings.from_dict({"category_actions": {"hate": "explode"}})
