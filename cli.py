@@ -61,6 +61,10 @@ def run(
     config: ConfigOption = None,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Do not apply pending migrations.")] = False,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING (default from config).")] = None,
+    shard_ids: Annotated[
+        str | None, typer.Option(help="Gateway shards this process runs, e.g. 0,1 or 0-3 (docs/scaling.md).")
+    ] = None,
+    shard_count: Annotated[int | None, typer.Option(help="Total shards across all gateway processes.")] = None,
 ) -> None:
     """Run the bot. `--role=all` (default) runs everything in one process on SQLite and an in-process queue."""
     from bot.logs import setup_logging
@@ -69,6 +73,7 @@ def run(
     if role not in ("all", "gateway", "worker"):
         fail(f"--role must be all, gateway or worker, not {role!r}")
     cfg = _load(config)
+    _apply_shard_options(cfg, shard_ids, shard_count)
     setup_logging(cfg, log_level)
     _use_uvloop_policy()
     try:
@@ -77,6 +82,19 @@ def run(
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+
+
+def _apply_shard_options(cfg: Config, shard_ids: str | None, shard_count: int | None) -> None:
+    from bot.ops.sharding import parse_shard_ids, shard_kwargs
+
+    try:
+        if shard_ids is not None:
+            cfg.discord.shard_ids = parse_shard_ids(shard_ids)
+        if shard_count is not None:
+            cfg.discord.shard_count = shard_count
+        shard_kwargs(cfg.discord)  # validate now: one line, before anything starts
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def _use_uvloop_policy() -> None:
@@ -179,9 +197,11 @@ def queue_stats(config: ConfigOption = None) -> None:
         now = time.time()
         for wid, info in sorted(s.workers.items()):
             if info.get("alive"):
+                up_minutes = max(now - float(info.get("started") or now), 1.0) / 60
                 typer.echo(
                     f"  worker {wid}: alive, last heartbeat {now - info['last_seen']:.1f}s ago, "
-                    f"{info.get('processed', 0)} jobs, {info.get('in_flight', 0)} in flight"
+                    f"{info.get('processed', 0)} jobs ({info.get('processed', 0) / up_minutes:.1f}/min since start), "
+                    f"{info.get('in_flight', 0)} in flight"
                 )
             else:
                 typer.echo(f"  worker {wid}: no heartbeat (its tasks are returned to the queue by the reaper)")
@@ -273,6 +293,10 @@ def _register_optional_commands() -> None:
 
 
 _register_optional_commands()
+
+from bot.ops.cli import register as _register_ops  # noqa: E402 - registers onto `app`, defined above
+
+_register_ops(app)
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -115,11 +115,17 @@ class MetricsSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 9108  # /metrics and /healthz; 0 picks a free port
+    health_stale_after: float = 30.0  # /healthz fails when a worker has not dequeued for this long (seconds)
+    queue_poll_interval: float = 15.0  # seconds between queue-depth refreshes (gauge and alerts)
 
 
 @dataclass
 class NotifySettings:
     status_webhook: str = _secret()  # Discord webhook URL for deploy/CI and bot alerts
+    alerts: bool = True  # the running bot posts its own alerts (started/stopped, no workers, backlog, dead letters)
+    alert_interval: float = 900.0  # seconds between two alerts of the same kind
+    backlog_threshold: int = 100  # alert when more tasks than this are waiting
+    no_workers_after: float = 60.0  # alert when no worker has been alive for this long (seconds)
 
 
 @dataclass

@@ -113,8 +113,15 @@ def available_cogs() -> list[str]:
     return sorted(p.name for p in Path(cogs.__file__).parent.iterdir() if (p / "__init__.py").is_file())
 
 
+class ShardedStewardBot(StewardBot, commands.AutoShardedBot):
+    """StewardBot running the shards in `discord.shard_ids` of `discord.shard_count` (bot/ops/sharding.py)."""
+
+
 def build_bot(config: Config, services: Services) -> StewardBot:
-    bot = StewardBot(config, services)
+    from bot.ops.sharding import shard_kwargs
+
+    shards = shard_kwargs(config.discord)
+    bot = StewardBot(config, services) if shards is None else ShardedStewardBot(config, services, **shards)
     for name in config.discord.cogs:
         try:
             bot.load_extension(f"cogs.{name}")

@@ -22,6 +22,8 @@ import anyio.abc
 
 from bot.config import Config, ConfigError, Role, mask_url
 from bot.jobclient import JobClient
+from bot.ops.instrument import instrument_handlers, instrument_queue
+from bot.ops.service import start_ops, stop_ops
 from bot.worker import Worker, load_handlers
 from queue_backends import get_task_queue
 from queue_backends.base import QueueBackend
@@ -50,6 +52,7 @@ class Runtime:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     started: anyio.Event = field(default_factory=anyio.Event)
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics_port: int | None = None  # where /metrics and /healthz listen (bot/ops/health.py); None when disabled
 
     def stop(self) -> None:
         self.stopping.set()
@@ -81,7 +84,7 @@ async def serve(
 ) -> None:
     """Run until SIGINT/SIGTERM (or `runtime.stop()`), then shut down in order."""
     check_role(config, role)
-    queue = get_task_queue(config)
+    queue = instrument_queue(get_task_queue(config))  # job metrics at the queue boundary (bot/ops/instrument.py)
     runtime = Runtime(config=config, role=role, queue=queue)
     try:
         async with _unwrap_startup_errors(), anyio.create_task_group() as tg:
@@ -117,20 +120,22 @@ async def _unwrap_startup_errors() -> AsyncIterator[None]:
 
 async def _start(runtime: Runtime, tg: anyio.abc.TaskGroup, *, migrate: bool) -> None:
     config, role = runtime.config, runtime.role
-    load_handlers()
-    fallback: MemoryQueue | None = None
+    handlers = instrument_handlers(load_handlers())
+    fallback: QueueBackend | None = None
     if role in ("all", "worker"):
-        runtime.workers.append(Worker(runtime.queue, config))
+        runtime.workers.append(Worker(runtime.queue, config, handlers=handlers))
         if role == "all" and runtime.queue.name == "redis":
             # Embedded workers on an in-process queue take over while Redis is unreachable.
-            fallback = MemoryQueue(default_result_ttl=config.queue.result_ttl)
-            runtime.workers.append(Worker(fallback, config, worker_id=f"{runtime.workers[0].worker_id}-local"))
+            fallback = instrument_queue(MemoryQueue(default_result_ttl=config.queue.result_ttl))
+            worker_id = f"{runtime.workers[0].worker_id}-local"
+            runtime.workers.append(Worker(fallback, config, worker_id=worker_id, handlers=handlers))
         for worker in runtime.workers:
             tg.start_soon(worker.run)
     if role in ("all", "gateway"):
         runtime.jobs = JobClient(runtime.queue, config, tg, fallback=fallback)
         runtime.db = await _open_database(config, migrate=migrate)
         await _start_gateway(runtime, tg)
+    await start_ops(runtime, tg)  # /metrics + /healthz, queue-depth gauge, started alert
 
 
 async def _open_database(config: Config, *, migrate: bool) -> Any:
@@ -196,6 +201,7 @@ async def _shutdown(runtime: Runtime) -> None:
 
 
 async def _close(runtime: Runtime) -> None:
+    await stop_ops(runtime)  # stopped alert, then the health server goes away
     try:
         await runtime.queue.close()
     except Exception:
