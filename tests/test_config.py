@@ -15,6 +15,15 @@ from cli import app
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_example_file_is_generated_from_the_dataclasses() -> None:
+    from bot.config_example import render
+
+    committed = (ROOT / "config.example.toml").read_text()
+    assert committed == render(), (
+        "config.example.toml is stale: run `python -m bot.config_example > config.example.toml`"
+    )
+
+
 def test_example_file_documents_every_key_with_its_default() -> None:
     example = tomllib.loads((ROOT / "config.example.toml").read_text())
     defaults = Config()
@@ -65,8 +74,12 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, toml: str, env: d
 
 def test_secrets_are_masked() -> None:
     cfg = load_config(
-        env={"DISCORD_TOKEN": "tok.en.value", "REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0",
-             "OPENAI_API_KEY": "sk-secret", "DATABASE_URL": "postgresql://bob:pw123@db/steward"},
+        env={
+            "DISCORD_TOKEN": "tok.en.value",
+            "REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0",
+            "OPENAI_API_KEY": "sk-secret",
+            "DATABASE_URL": "postgresql://bob:pw123@db/steward",
+        },
         search_cwd=False,
     )
     shown = str(as_dict(cfg))
