@@ -19,7 +19,7 @@ SECTION_DOCS = {
     "discord": "The Discord connection. DISCORD_TOKEN sets token.",
     "queue": "The job queue. REDIS_URL sets redis_url, TASK_NAMESPACE sets namespace.",
     "database": "Storage. DATABASE_URL sets url; ALLOW_EXPERIMENTAL_POSTGRES sets allow_experimental_postgres.",
-    "llm": "LLM replies through any OpenAI-compatible endpoint. OPENAI_BASE_URL / OPENAI_API_KEY set base_url / api_key.",
+    "llm": "LLM replies via any OpenAI-compatible endpoint. OPENAI_BASE_URL / OPENAI_API_KEY set base_url / api_key.",
     "safety": "Safety scanners (which one a guild uses is a per-guild setting: /safety config).",
     "metrics": "Prometheus /metrics and /healthz, served by every role.",
     "notify": "Status notifier. STATUS_WEBHOOK sets status_webhook.",
