@@ -226,3 +226,39 @@ async def test_rejoin_restores_rewards_and_leaving_can_purge_xp(emulator: Emulat
         await _until(lambda: svc.totals.get((world.guild_id, world.bob_id)) is None)
         assert await xp_db.get_member_xp(svc.engine, world.guild_id, world.bob_id) is None
         assert await svc.total(world.guild_id, world.alice_id) == 150
+
+
+async def test_levels_sync_repairs_roles_and_announcements_can_go_to_a_chosen_channel(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    world = make_world(emulator)
+    levels_channel = emulator.create_channel(world.guild_id, "level-ups")
+    veteran = emulator.create_role(world.guild_id, "Veteran")
+    async with running_steward(emulator, tmp_path, cogs=["leveling"]) as rt:
+        clock = _install_clock(rt)
+        # XP first, reward configured afterwards: only /levels sync can hand out the role.
+        await _slash(emulator, world, world.admin_id, "xp", {"member": world.bob_id, "amount": 300}, "set")
+        await _slash(emulator, world, world.admin_id, "levels", {"level": 2, "role": veteran.id}, "reward", "add")
+        assert veteran.id not in emulator.member(world.guild_id, world.bob_id).roles
+        record = await emulator.invoke_slash(
+            world.guild_id, world.channel_id, world.admin_id, "levels", subcommand=["sync"]
+        )
+        followup = emulator.world.find_message(await record.followup(0, timeout=10))
+        assert followup is not None and "1 role(s) given" in followup.content
+        assert veteran.id in emulator.member(world.guild_id, world.bob_id).roles
+
+        # Bad input: one readable line, nothing saved.
+        reply = await _slash(emulator, world, world.admin_id, "levels", {"mode": "channel"}, "config", "announce")
+        assert reply["data"]["content"].startswith("Not saved: announce_channel_id is required")
+        assert (await _service(rt).store.settings(world.guild_id)).announce_mode == "same_channel"
+        reply = await _slash(
+            emulator, world, world.admin_id, "levels", {"mode": "channel", "channel": levels_channel.id},
+            "config", "announce",
+        )  # fmt: skip
+        assert reply["data"]["embeds"][0]["title"] == "Leveling settings saved"
+        since = emulator.events.mark()
+        await _chat(emulator, rt, world, world.alice_id, clock, 7)  # 105..175 XP: level 1
+        announcement = await emulator.wait_for_message(levels_channel.id, since=since)
+        assert announcement.content == f"GG <@{world.alice_id}>, you reached level 1!"
+        assert announcement.pinged_user_ids == [world.alice_id]
+        assert _announcements(emulator, world) == []  # nothing in the channel the member chatted in
