@@ -44,13 +44,18 @@ Stage = Callable[[nextcord.Message, MessageContext], Awaitable[None]]
 
 
 class StewardBot(commands.Bot):
+    # nextcord's Bot/AutoShardedBot __init__ call their client's __init__ by name, not through super(): the
+    # sharded subclass swaps the base whose __init__ runs, keeping one StewardBot for both.
+    _gateway_base: type[commands.Bot] | type[commands.AutoShardedBot] = commands.Bot
+
     def __init__(self, config: Config, services: Services, **kwargs: Any) -> None:
         intents = nextcord.Intents.default()
         intents.message_content = config.discord.message_content_intent
         intents.members = config.discord.members_intent
         use_api_base(config.discord.api_base)
         sync = config.discord.sync_commands_on_start
-        super().__init__(
+        self._gateway_base.__init__(
+            self,  # type: ignore[arg-type]
             intents=intents,
             help_command=None,
             default_guild_ids=config.discord.command_guild_ids or None,
@@ -115,6 +120,8 @@ def available_cogs() -> list[str]:
 
 class ShardedStewardBot(StewardBot, commands.AutoShardedBot):
     """StewardBot running the shards in `discord.shard_ids` of `discord.shard_count` (bot/ops/sharding.py)."""
+
+    _gateway_base = commands.AutoShardedBot
 
 
 def build_bot(config: Config, services: Services) -> StewardBot:
