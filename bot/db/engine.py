@@ -17,9 +17,7 @@ from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_MS = (
-    30_000  # a writer waits this long for another writer's lock (blocks a thread, not the loop)
-)
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another writer's lock (blocks a thread, not the loop)
 POSTGRES_CONNECT_TIMEOUT_S = 10.0
 
 _SCHEME_MAP = {
@@ -65,9 +63,7 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url.strip())
     except ArgumentError:
-        raise DatabaseConfigError(
-            f"cannot parse DATABASE_URL {mask_url(url)!r}; expected {_SUPPORTED}"
-        ) from None
+        raise DatabaseConfigError(f"cannot parse DATABASE_URL {mask_url(url)!r}; expected {_SUPPORTED}") from None
     driver = _SCHEME_MAP.get(parsed.drivername)
     if driver is None:
         raise DatabaseConfigError(
@@ -110,9 +106,7 @@ def make_engine(
     )
 
 
-def _sqlite_engine(
-    url: URL, *, pool_size: int, max_overflow: int, echo: bool, create_dirs: bool
-) -> AsyncEngine:
+def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool, create_dirs: bool) -> AsyncEngine:
     path = sqlite_path(url)
     kwargs: dict[str, Any] = {"echo": echo, "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     if path is None:
@@ -135,12 +129,12 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in (
-            "PRAGMA journal_mode=WAL",  # readers never block the writer
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "PRAGMA synchronous=NORMAL",  # with WAL: a power cut may lose the last commit, never corrupts
             "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         ):
             cursor.execute(pragma)
+        _ensure_wal(cursor)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -148,6 +142,24 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         # `conn.execution_options(sqlite_begin="IMMEDIATE")` takes the write lock up front (see migrate.py).
         mode = conn.get_execution_options().get("sqlite_begin", "")
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch the file to WAL (readers never block the writer); the mode is stored in the file, so once is enough.
+
+    Switching needs an exclusive lock and SQLite answers "locked" at once (no busy wait) while another connection
+    writes, e.g. a concurrent migration. WAL is a speed setting, not a correctness one, so we leave it to the next
+    connection rather than fail or block the event loop.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() in ("wal", "memory"):
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception as exc:  # the adapted driver's OperationalError
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        log.debug("SQLite file busy; switching to WAL on a later connection")
 
 
 async def check_connection(engine: AsyncEngine) -> None:
@@ -170,6 +182,4 @@ def _root_message(exc: BaseException) -> str:
 def log_legacy_postgres_flag(environ: Mapping[str, str] = os.environ) -> None:
     """ALLOW_EXPERIMENTAL_POSTGRES gated Postgres in the seed; Postgres is supported now; ignored."""
     if "ALLOW_EXPERIMENTAL_POSTGRES" in environ:
-        log.info(
-            "ALLOW_EXPERIMENTAL_POSTGRES is set but no longer needed: PostgreSQL is supported; ignoring it"
-        )
+        log.info("ALLOW_EXPERIMENTAL_POSTGRES is set but no longer needed: PostgreSQL is supported; ignoring it")

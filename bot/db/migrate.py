@@ -8,6 +8,8 @@ The whole upgrade runs in ONE transaction that first takes a lock:
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,13 +65,26 @@ async def locked_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnecti
             yield conn
 
 
+_process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _process_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _process_locks.get(loop)
+    if lock is None:
+        lock = _process_locks[loop] = asyncio.Lock()
+    return lock
+
+
 async def _run_command(target: str | AsyncEngine, fn: Callable[[Config], None]) -> None:
     def run(sync_conn: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = sync_conn
         fn(cfg)
 
-    async with _engine_for(target) as engine, locked_transaction(engine) as conn:
+    # Alembic keeps the running migration in module globals (`alembic.context`, `alembic.op`), so two runs in one
+    # process must not interleave either, even on different databases: a process-wide lock first, then the DB's.
+    async with _process_lock(), _engine_for(target) as engine, locked_transaction(engine) as conn:
         await conn.run_sync(run)
 
 

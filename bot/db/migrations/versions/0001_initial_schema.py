@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.Column("last_xp_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("guild_id", "user_id", name=op.f("pk_member_xp")),
     )
-    op.create_index(
-        "ix_member_xp_leaderboard", "member_xp", ["guild_id", sa.literal_column("xp DESC")], unique=False
-    )
+    op.create_index("ix_member_xp_leaderboard", "member_xp", ["guild_id", sa.literal_column("xp DESC")], unique=False)
 
     op.create_table(
         "message_log",
@@ -91,9 +89,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mod_actions")),
     )
     op.create_index("ix_mod_actions_guild_time", "mod_actions", ["guild_id", "created_at"], unique=False)
-    op.create_index(
-        "ix_mod_actions_member", "mod_actions", ["guild_id", "user_id", "created_at"], unique=False
-    )
+    op.create_index("ix_mod_actions_member", "mod_actions", ["guild_id", "user_id", "created_at"], unique=False)
 
     op.create_table(
         "safety_flags",
@@ -123,9 +119,7 @@ def upgrade() -> None:
         sa.Column("pardoned", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_spam_strikes")),
     )
-    op.create_index(
-        "ix_spam_strikes_member", "spam_strikes", ["guild_id", "user_id", "created_at"], unique=False
-    )
+    op.create_index("ix_spam_strikes_member", "spam_strikes", ["guild_id", "user_id", "created_at"], unique=False)
 
 
 def downgrade() -> None:
