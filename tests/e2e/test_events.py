@@ -30,7 +30,8 @@ async def test_a_join_gets_the_welcome_pinging_only_the_newcomer_and_the_auto_ro
     lobby = emulator.create_channel(world.guild_id, "lobby")
     member_role = emulator.create_role(world.guild_id, "Member")
     newcomer = emulator.create_user("carol")
-    async with running_steward(emulator, tmp_path, cogs=["events"]):
+    # With leveling loaded too: both cogs listen to joins and register commands side by side.
+    async with running_steward(emulator, tmp_path, cogs=["leveling", "events"]):
         await _configure(
             emulator, world, "welcome", {"channel": lobby.id, "template": "@everyone hi {user}, welcome to {server}!"}
         )
