@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from bot.jobs import DEFAULT_RESULT_TTL, JobTimeout, Task, encode_result
+from bot.jobs import DEFAULT_RESULT_TTL, JobTimeout, Task, encode_result, peek_job_id
 from queue_backends.base import Delivery, QueueStats
 
 
@@ -158,7 +158,7 @@ class MemoryQueue:
             {
                 "task": delivery.raw.decode("utf-8", "replace"),
                 "reason": reason,
-                "job_id": delivery.task.job_id if delivery.task else None,
+                "job_id": delivery.task.job_id if delivery.task else peek_job_id(delivery.raw),
                 "worker": worker_id,
                 "failed_at": time.time(),
                 "attempts": delivery.attempt,

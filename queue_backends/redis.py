@@ -33,7 +33,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.jobs import DEFAULT_RESULT_TTL, JobTimeout, Task, decode_result, encode_result
+from bot.jobs import DEFAULT_RESULT_TTL, JobTimeout, Task, decode_result, encode_result, peek_job_id
 from queue_backends.base import Delivery, QueueStats, QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -281,9 +281,12 @@ class RedisQueue:
 
     async def dead_letter(self, worker_id: str, delivery: Delivery, reason: str) -> None:
         task = delivery.task
+        # A malformed task may still carry a readable job_id: keep it, so `bot queue dead requeue ID` finds it
+        # and its attempt counter (taken by job_id) is cleared rather than left behind.
+        job_id = task.job_id if task else peek_job_id(delivery.raw)
         entry = orjson.dumps(
             {
-                "job_id": task.job_id if task else None,
+                "job_id": job_id,
                 "job_type": task.job_type if task else None,
                 "reason": reason,
                 "task": delivery.raw.decode("utf-8", "replace"),
@@ -294,7 +297,7 @@ class RedisQueue:
         )
         await self._dead(
             keys=[self.dead_key, self.processing_key(worker_id), self.attempts_key],
-            args=[entry, delivery.raw, task.job_id if task else ""],
+            args=[entry, delivery.raw, job_id or ""],
         )
 
     async def heartbeat(self, worker_id: str, info: dict[str, Any]) -> None:
