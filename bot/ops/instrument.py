@@ -5,7 +5,8 @@
   wrapper is the backend as far as callers (and the Redis wire format) are concerned.
 - `instrument_handlers` wraps each registered handler: `started` on every attempt, then `succeeded`, `retried`
   (RetryableJobError: the worker tries again or, out of attempts, dead-letters it) or `failed`; run time goes to
-  JOB_RUN_SECONDS, timeouts included (the worker's fail_after cancels the wrapped call).
+  JOB_RUN_SECONDS, timeouts included (the worker's fail_after cancels the wrapped call). A result carrying
+  `usage` (prompt_tokens/completion_tokens, as llm_reply returns) adds to LLM_TOKENS.
 """
 
 from __future__ import annotations
@@ -62,6 +63,17 @@ def instrument_queue(queue: QueueBackend) -> QueueBackend:
     return queue if isinstance(queue, InstrumentedQueue) else InstrumentedQueue(queue)  # type: ignore[return-value]
 
 
+def count_tokens(result: object) -> None:
+    """LLM_TOKENS from a result's `usage` (llm_reply returns the provider's counts; any job may)."""
+    usage = result.get("usage") if isinstance(result, dict) else None
+    if not isinstance(usage, dict):
+        return
+    for kind in ("prompt", "completion"):
+        n = usage.get(f"{kind}_tokens")
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            metrics.LLM_TOKENS.labels(kind=kind).inc(n)
+
+
 def instrument_handlers(handlers: dict[str, JobSpec]) -> dict[str, JobSpec]:
     return {name: JobSpec(spec.name, _timed(spec), spec.run_limit) for name, spec in handlers.items()}
 
@@ -78,6 +90,7 @@ def _timed(spec: JobSpec) -> Any:
         try:
             result = await inner(payload, ctx)
             outcome = "succeeded"
+            count_tokens(result)
             return result
         except RetryableJobError:
             outcome = "retried"
