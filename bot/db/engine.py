@@ -169,14 +169,16 @@ async def check_connection(engine: AsyncEngine) -> None:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # drivers raise many types (OSError, asyncpg errors, sqlite3 errors...)
         log.debug("database connection check failed", exc_info=True)
-        detail = scrub(f"{type(exc).__name__}: {_root_message(exc)}", engine.url)
+        root = _root(exc)
+        detail = scrub(f"{type(root).__name__}: {root}" if str(root) else type(root).__name__, engine.url)
         raise DatabaseConfigError(f"cannot connect to {mask_url(engine.url)}: {detail}") from None
 
 
-def _root_message(exc: BaseException) -> str:
-    # SQLAlchemy wraps driver errors with SQL and a docs link; the driver's own message is the useful part.
-    orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc) or type(exc).__name__
+def _root(exc: BaseException) -> BaseException:
+    # SQLAlchemy wraps driver errors (adding SQL and a docs link); the driver's own error is the useful part.
+    while (orig := getattr(exc, "orig", None)) is not None and orig is not exc:
+        exc = orig
+    return exc
 
 
 def log_legacy_postgres_flag(environ: Mapping[str, str] = os.environ) -> None:
