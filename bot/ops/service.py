@@ -85,7 +85,17 @@ async def start_ops(runtime: Runtime, tg: anyio.abc.TaskGroup) -> Ops:
     if runtime.bot is not None:
         ops.tracker.attach(runtime.bot)
     if cfg.metrics.enabled:
-        runtime.metrics_port = await ops.server.start(cfg.metrics.host, cfg.metrics.port)
+        try:
+            runtime.metrics_port = await ops.server.start(cfg.metrics.host, cfg.metrics.port)
+        except OSError as exc:  # port taken (a second bot on this host?) or host not local: one line, not a trace
+            from bot.runner import StartupError
+
+            if runtime.bot is not None:  # already logging in: close its HTTP session rather than leak it
+                await runtime.bot.close()
+            raise StartupError(
+                f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port} ({exc.strerror or exc}); "
+                "set STEWARD_METRICS__PORT to a free port (0 = any) or STEWARD_METRICS__ENABLED=false"
+            ) from None
         log.info("metrics and health on http://%s:%d/metrics and /healthz", cfg.metrics.host, runtime.metrics_port)
     tg.start_soon(ops.poll_queue)
     await ops.alerter.lifecycle("started", runtime.role, cfg.bot.instance_name, time.time())

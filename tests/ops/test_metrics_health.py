@@ -147,3 +147,15 @@ def test_health_evaluation_of_stale_workers() -> None:
     assert not stale.ok and stale.reasons == ["worker w1 has not dequeued for 40s"]
     no_gateway = evaluate(gateway_expected=True, gateway_connected=False, workers=[], now=0, stale_after=30)
     assert no_gateway.reasons == ["gateway disconnected"]
+
+
+async def test_taken_metrics_port_is_one_line_at_start_up(emulator: Emulator, tmp_path: Path) -> None:
+    from bot.runner import StartupError
+    from tests.e2e.steward_fixtures import steward_config
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as taken:
+        cfg = steward_config(emulator, tmp_path, cogs=["status"])
+        cfg.metrics.enabled = True
+        cfg.metrics.port = taken.extra(anyio.abc.SocketAttribute.local_port)
+        with pytest.raises(StartupError, match=r"metrics\.port: cannot listen"):
+            await serve(cfg, "all", handle_signals=False)
