@@ -8,6 +8,7 @@ it needs no processing lists or heartbeats.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import deque
 from typing import Any
@@ -33,6 +34,7 @@ class MemoryQueue:
         self._workers: dict[str, dict[str, Any]] = {}
         self._default_ttl = default_result_ttl
         self._job_types: dict[str, str] = {}
+        self._expiry: list[tuple[float, str]] = []  # heap: when each answered job's traces may be forgotten
 
     # --- producers ---
     async def enqueue(
@@ -134,6 +136,7 @@ class MemoryQueue:
         if task.job_id in self._done:
             return False
         self._done[task.job_id] = now + task.result_ttl
+        heapq.heappush(self._expiry, (now + task.result_ttl, task.job_id))
         self._results[task.job_id] = (encode_result(envelope), now + task.result_ttl)
         self._job_types.pop(task.job_id, None)
         for fut in self._result_waiters.pop(task.job_id, []):
@@ -142,15 +145,21 @@ class MemoryQueue:
         return True
 
     def _expire(self, now: float) -> None:
-        if len(self._done) > 1000:  # amortised sweep; results are usually taken long before they expire
+        # A heap of (expiry, job_id) keeps this O(expired) per call; a full sweep made every publish O(answered).
+        heap = self._expiry
+        while heap and heap[0][0] < now:
+            _, job_id = heapq.heappop(heap)
             for store in (self._done, self._results, self._streams):
-                for key in [k for k, v in store.items() if (v if isinstance(v, float) else v[1]) < now]:
-                    del store[key]
+                item = store.get(job_id)
+                if item is not None and (item if isinstance(item, float) else item[1]) < now:
+                    del store[job_id]
 
     async def append_stream(self, job_id: str, chunk: str, ttl: int) -> None:
         chunks, _ = self._streams.get(job_id, ([], 0.0))
         chunks.append(chunk)
-        self._streams[job_id] = (chunks, time.monotonic() + ttl)
+        expires = time.monotonic() + ttl
+        self._streams[job_id] = (chunks, expires)
+        heapq.heappush(self._expiry, (expires, job_id))
 
     async def dead_letter(self, worker_id: str, delivery: Delivery, reason: str) -> None:
         self._ack(worker_id, delivery.raw)
