@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tomllib
 import types
 import typing
@@ -287,16 +288,15 @@ def _check_database_url(url: str) -> None:
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password (if any) replaced by ***, safe for logs and errors."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return url.replace(parts.netloc, f"{user}:***@{netloc[-1]}", 1)
+    """The URL with its password (if any) replaced by ***, safe for logs and errors.
+
+    A regex rather than a URL parser, so that unparsable input is masked too; greedy up to the last `@` before the
+    path, because passwords may contain `@` and `:` (scheme://user:PASSWORD@host).
+    """
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^\s/]*@")
 
 
 def _apply(cfg: Config, section: str, key: str, value: Any, *, source: str, from_env: bool) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from bot.config import mask_url as config_mask_url
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,7 @@ def mask_url(url: str | URL) -> str:
     """The URL with its password replaced by ***, also for strings SQLAlchemy cannot parse."""
     if isinstance(url, URL):
         return url.render_as_string(hide_password=True)
-    # Regex rather than make_url so that unparsable input is masked too: scheme://user:PASSWORD@host
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
+    return config_mask_url(url)
 
 
 def scrub(message: str, url: str | URL) -> str:
