@@ -283,19 +283,11 @@ def console(
     main(cfg)
 
 
-def _register_optional_commands() -> None:
-    """Sub-commands that live beside their feature (database, console, ops)."""
-    try:
-        from bot.db.cli import db_app
-    except ModuleNotFoundError:  # TEMP while bot/db/cli.py is being written
-        return
-    app.add_typer(db_app, name="db", help="Database migrations and copying between SQLite and PostgreSQL.")
+# Sub-commands that live beside their feature; they register onto `app`, defined above.
+from bot.db.cli import db_app  # noqa: E402
+from bot.ops.cli import register as _register_ops  # noqa: E402
 
-
-_register_optional_commands()
-
-from bot.ops.cli import register as _register_ops  # noqa: E402 - registers onto `app`, defined above
-
+app.add_typer(db_app, name="db", help="Database migrations and copying between SQLite and PostgreSQL.")
 _register_ops(app)
 
 if __name__ == "__main__":  # pragma: no cover
