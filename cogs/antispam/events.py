@@ -83,6 +83,8 @@ class AntispamEvents(commands.Cog):
         if guild is None or not isinstance(member, nextcord.Member) or member.bot:
             return  # DMs, webhooks and bots are never anti-spam targets
         config = await self.store.get(guild.id)  # warms the cache the detector reads synchronously
+        if getattr(message.channel, "parent_id", None) in config.spam.exempt_channel_ids:
+            return  # a thread inherits its channel's exemption (the detector only sees the thread's own id)
         perms = message.channel.permissions_for(member)  # type: ignore[union-attr]
         verdict = self.detector.check(to_event(message, member, perms))
         if not verdict.is_spam:

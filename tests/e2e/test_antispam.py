@@ -109,5 +109,128 @@ async def test_flood_is_deleted_warned_then_timed_out_on_the_second_strike(emula
             ("warn", "flood", None),
         ]
         assert await count_live_strikes(rt.db, world.guild_id, world.alice_id) == 2
+
+        # The admin looks the member up and pardons them; the pardon is logged with who gave it.
+        shown = await slash(emulator, world, world.admin_id, ["strikes"], member=world.alice_id)
+        assert "has 2 live strike(s)" in shown and "timeout 1 h" in shown
+        assert "timeout:300 (flood)" in shown and "warn (flood)" in shown
+        assert await slash(emulator, world, world.admin_id, ["pardon"], member=world.alice_id) == (
+            f"Pardoned <@{world.alice_id}>: 2 strike(s) cleared."
+        )
+        assert await count_live_strikes(rt.db, world.guild_id, world.alice_id) == 0
+        shown = await slash(emulator, world, world.admin_id, ["strikes"], member=world.alice_id)
+        assert "has 0 live strike(s)" in shown and "the next one means: warn" in shown
+        assert (await actions_of(rt, world.guild_id, world.alice_id, 3))[0] == ("pardon", None, world.admin_id)
         await wait_deleted(emulator, warning)  # the warning cleans itself up
     assert counter("flood", "timeout") == timeouts_before + 1
+
+
+def add_member(emu: Emulator, world: World, name: str, *, bot: bool = False, roles: list[int] | None = None) -> int:
+    user = emu.create_user(name, bot=bot)
+    emu.add_member(world.guild_id, user.id, roles=roles)
+    return user.id
+
+
+async def settle() -> None:
+    """Give the bot time to act on what it was sent (for checks that something did NOT happen; each such test
+    also shows the same input IS acted on when it should be, so a slow bot cannot make it pass vacuously)."""
+    await anyio.sleep(0.5)
+
+
+async def test_raid_of_three_accounts_posting_one_link_loses_every_copy(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    carol_id = add_member(emulator, world, "carol")
+    other = emulator.create_channel(world.guild_id, "offtopic")
+    modlog = emulator.create_channel(world.guild_id, "mod-log")
+    link = "https://free-nitro.example/claim?id=42"
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        assert await slash(emulator, world, world.admin_id, ["modlog"], channel=modlog.id) == (
+            f"Anti-spam actions go to <#{modlog.id}>."
+        )
+        # Different words, one link, three accounts, two channels: no single message or member looks like spam.
+        first = await emulator.post_message(world.channel_id, world.alice_id, f"free nitro for everyone {link}")
+        second = await emulator.post_message(other.id, world.bob_id, f"omg claim it here {link}")
+        await settle()
+        assert not emulator.world.find_message(first.id).deleted, "two accounts are not a raid yet"
+        third = await emulator.post_message(world.channel_id, carol_id, f"{link} hurry, ends today")
+        await wait_deleted(emulator, first, second, third)
+
+        # One bulk call for the two copies in the first channel, one delete in the other.
+        bulk = emulator.calls("POST", "/channels/{channel_id}/messages/bulk-delete")
+        assert [(c["path"], [int(i) for i in c["json"]["messages"]]) for c in bulk] == [
+            (f"/channels/{world.channel_id}/messages/bulk-delete", [first.id, third.id])
+        ]
+        single = emulator.calls("DELETE", "/channels/{channel_id}/messages/{message_id}")
+        assert [c["path"] for c in single if c["status"] == 204][:1] == [f"/channels/{other.id}/messages/{second.id}"]
+
+        # Every raider gets a strike (a warning), recorded and posted to the mod log without pinging anyone.
+        for user_id in (world.alice_id, world.bob_id, carol_id):
+            assert await actions_of(rt, world.guild_id, user_id, 1) == [("warn", "raid", None)]
+        embeds = await wait_embeds(emulator, modlog.id, 3)
+        assert {e["description"].split(" ")[0] for e in embeds} == {
+            f"<@{u}>" for u in (world.alice_id, world.bob_id, carol_id)
+        }
+        assert all(e["title"] == "Anti-spam: warn" for e in embeds)
+        assert all("raid" in field_value(e, "Rules") for e in embeds)
+        assert all(m.pinged_user_ids == [] and not m.mention_everyone for m in emulator.messages(modlog.id))
+
+
+async def wait_embeds(emu: Emulator, channel_id: int, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    with anyio.fail_after(timeout):
+        while len(messages := [m for m in emu.messages(channel_id) if m.embeds]) < count:  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+    return [m.embeds[0] for m in messages]
+
+
+def field_value(embed: dict[str, Any], name: str) -> str:
+    return next(f["value"] for f in embed["fields"] if f["name"] == name)
+
+
+async def test_admins_moderators_bots_and_exemptions_are_never_punished(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    mods = emulator.create_role(world.guild_id, "Mods", permissions=1 << 13)  # MANAGE_MESSAGES only
+    regulars = emulator.create_role(world.guild_id, "Regulars")
+    mod_id = add_member(emulator, world, "mod", roles=[mods.id])
+    regular_id = add_member(emulator, world, "regular", roles=[regulars.id])
+    other_bot_id = add_member(emulator, world, "otherbot", bot=True)
+    spam_ok = emulator.create_channel(world.guild_id, "spam-ok")
+    thread = emulator.create_thread(spam_ok.id, "spam-ok thread")
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        # Only Manage Server may change anti-spam: a moderator with Manage Messages is refused.
+        refused = await slash(emulator, world, mod_id, ["exempt", "add"], role=regulars.id)
+        assert refused == "You need the Manage Server permission to use /antispam."
+        assert await slash(emulator, world, world.admin_id, ["exempt", "add"], role=regulars.id) == (
+            f"Anti-spam now ignores <@&{regulars.id}>."
+        )
+        assert await slash(emulator, world, world.admin_id, ["exempt", "add"], channel=spam_ok.id) == (
+            f"Anti-spam now ignores <#{spam_ok.id}>."
+        )
+
+        shouting = "FREE STUFF FOR EVERYONE @everyone"  # caps and an @everyone attempt: spam from anyone else
+        sent = []
+        for channel_id, user_id in (
+            (world.channel_id, world.admin_id),
+            (world.channel_id, mod_id),
+            (world.channel_id, other_bot_id),
+            (world.channel_id, regular_id),
+            (spam_ok.id, world.alice_id),
+            (thread.id, world.alice_id),
+        ):
+            sent += await burst(emulator, channel_id, user_id, 8)
+            sent.append(await emulator.post_message(channel_id, user_id, shouting))
+        await settle()
+        assert not [m.id for m in sent if emulator.world.find_message(m.id).deleted]
+        assert [c for c in emulator.calls() if c["method"] in ("PATCH", "DELETE") or "bulk" in c["path"]] == []
+        assert await list_mod_actions(rt.db, world.guild_id) == []
+
+        # The same from bob, who is nobody special, is spam; and once the channel is no longer exempt, so is alice's.
+        shout = await emulator.post_message(world.channel_id, world.bob_id, shouting)
+        await wait_deleted(emulator, shout)
+        assert await slash(emulator, world, world.admin_id, ["exempt", "remove"], channel=spam_ok.id) == (
+            f"Anti-spam no longer ignores <#{spam_ok.id}>."
+        )
+        shout = await emulator.post_message(spam_ok.id, world.alice_id, shouting)
+        await wait_deleted(emulator, shout)
+        for user_id in (world.bob_id, world.alice_id):
+            assert await actions_of(rt, world.guild_id, user_id, 1) == [("warn", "everyone", None)]
+        assert len(await list_mod_actions(rt.db, world.guild_id)) == 2
