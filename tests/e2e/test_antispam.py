@@ -7,6 +7,7 @@ Bursts are posted back to back, so their snowflake timestamps (which the detecto
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ import anyio
 import pytest
 
 from bot import metrics
+from bot.config import Config
 from bot.db.moderation import count_live_strikes, list_mod_actions
 from bot.emulator import Emulator, EmulatorRefused, Message
+from bot.gateway import available_cogs
 from cogs.antispam._logic import StrikeGate
 from tests.e2e.steward_fixtures import World, make_world, running_steward
+from tests.openai_server import FakeOpenAI, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -234,3 +238,108 @@ async def test_admins_moderators_bots_and_exemptions_are_never_punished(emulator
         for user_id in (world.bob_id, world.alice_id):
             assert await actions_of(rt, world.guild_id, user_id, 1) == [("warn", "everyone", None)]
         assert len(await list_mod_actions(rt.db, world.guild_id)) == 2
+
+
+REFUSED = "You need the Manage Server permission to use /antispam."
+
+
+def timeout_seconds(patch: dict[str, Any]) -> float:
+    until = datetime.fromisoformat(patch["json"]["communication_disabled_until"])
+    return (until - datetime.now(UTC)).total_seconds()
+
+
+async def test_set_applies_from_the_next_message_and_survives_a_restart(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    carol_id = add_member(emulator, world, "carol")
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        calm = await burst(emulator, world.channel_id, world.alice_id, 4)  # chat under the default (> 6 in 5 s)
+        assert await slash(emulator, world, world.alice_id, ["set"], rule="flood_max_messages", value="1") == REFUSED
+        assert await slash(emulator, world, world.admin_id, ["set"], rule="flood_max_messages", value="lots") == (
+            "Not changed: flood_max_messages: expected a whole number, got 'lots'"
+        )
+        for rule, value, shown in (
+            ("flood_max_messages", "3", "3"),
+            ("ladder", "timeout:60, kick", "timeout:60, kick"),
+            ("caps", "off", "off"),
+        ):
+            assert await slash(emulator, world, world.admin_id, ["set"], rule=rule, value=value) == (
+                f"Anti-spam `{rule}` is now `{shown}`; it applies from the next message."
+            )
+        assert not any(emulator.world.find_message(m.id).deleted for m in calm)
+
+        # At once: bob's fourth quick message is a flood, and the guild's first rung is a 1-minute timeout.
+        flood = await burst(emulator, world.channel_id, world.bob_id, 4)
+        await wait_deleted(emulator, flood[-1])
+        assert await actions_of(rt, world.guild_id, world.bob_id, 1) == [("timeout:60", "flood", None)]
+        [patch] = timeouts(emulator, world.bob_id)
+        assert 50 <= timeout_seconds(patch) <= 60
+
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        shown = await slash(emulator, world, world.admin_id, ["show"])
+        assert "flood_max_messages=3" in shown and "Ladder: timeout 1 min → kick" in shown and "off: caps" in shown
+        # Caps are off: carol's shouting stays; her fourth message in a row is still a flood.
+        shouting = await emulator.post_message(world.channel_id, carol_id, "THIS IS ALL IN CAPITALS")
+        flood = await burst(emulator, world.channel_id, carol_id, 3)
+        await wait_deleted(emulator, flood[-1])
+        assert not emulator.world.find_message(shouting.id).deleted
+        assert not any(emulator.world.find_message(m.id).deleted for m in flood[:-1])
+        assert await actions_of(rt, world.guild_id, carol_id, 1) == [("timeout:60", "flood", None)]
+        [patch] = timeouts(emulator, carol_id)
+        assert 50 <= timeout_seconds(patch) <= 60
+
+
+async def test_strikes_expire_after_the_guilds_strike_expiry(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        await slash(emulator, world, world.admin_id, ["set"], rule="strike_expiry", value="1")
+        first = await burst(emulator, world.channel_id, world.alice_id, 7)
+        await wait_deleted(emulator, first[-1])
+        await actions_of(rt, world.guild_id, world.alice_id, 1)
+        # Past the grace (and so past the 1 s expiry) she floods again: a first strike again, not a timeout.
+        await anyio.sleep(GRACE + 0.2)
+        again = await emulator.post_message(world.channel_id, world.alice_id, chatter())
+        await wait_deleted(emulator, again)
+        assert await actions_of(rt, world.guild_id, world.alice_id, 2) == [("warn", "flood", None)] * 2
+        assert timeouts(emulator, world.alice_id) == []
+        assert await count_live_strikes(rt.db, world.guild_id, world.alice_id) == 1
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+async def test_spam_earns_no_xp_and_never_reaches_the_llm_with_the_default_cogs(
+    emulator: Emulator, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    # Every default cog that exists in this tree (anti-spam must be one of them) loads with anti-spam.
+    cogs = [name for name in Config().discord.cogs if name in available_cogs()]
+    assert {"antispam", "leveling", "llm"} <= set(cogs)
+    fake_openai.script(reply("Start with a birdhouse."))
+
+    def customize(cfg: Config) -> None:
+        cfg.llm.base_url = fake_openai.base_url
+        cfg.llm.api_key = "sk-test"
+        cfg.llm.model = "fake-model"
+
+    world = make_world(emulator)
+    async with running_steward(emulator, tmp_path, cogs=cogs, customize=customize) as rt:
+        assert {type(c).__name__ for c in rt.bot.cogs.values()} >= {"AntispamEvents", "LevelingEvents", "LLMEvents"}
+        leveling = rt.bot.services.extras["leveling"]
+        # A first message would earn XP, and a mention gets an AI answer; as spam it gets neither.
+        spam = await emulator.post_message(
+            world.channel_id, world.bob_id, f"<@{emulator.bot.id}> FREE NITRO FOR EVERYONE, CLICK NOW"
+        )
+        await wait_deleted(emulator, spam)
+        ask = await emulator.post_message(
+            world.channel_id, world.alice_id, f"<@{emulator.bot.id}> what is a good first woodworking project?"
+        )
+        answer = await emulator.wait_for_message(
+            world.channel_id, since=ask, timeout=10, predicate=lambda m: m.content == "Start with a birdhouse."
+        )
+        assert answer.reference and int(answer.reference["message_id"]) == ask.id
+        assert await leveling.total(world.guild_id, world.alice_id) > 0
+        assert await leveling.total(world.guild_id, world.bob_id) == 0
+    assert len(fake_openai.chat_requests) == 1
+    assert "NITRO" not in str(fake_openai.chat_requests)
