@@ -343,3 +343,27 @@ async def test_spam_earns_no_xp_and_never_reaches_the_llm_with_the_default_cogs(
         assert await leveling.total(world.guild_id, world.bob_id) == 0
     assert len(fake_openai.chat_requests) == 1
     assert "NITRO" not in str(fake_openai.chat_requests)
+
+
+async def test_the_whole_ladder_warn_5_min_1_h_then_kick(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        rt.bot.get_cog("AntispamEvents").gate.grace = 0.0  # every flagged message is a strike: no waiting here
+        burst_ = await burst(emulator, world.channel_id, world.alice_id, 7)
+        await wait_deleted(emulator, burst_[-1])
+        expected = [("warn", "flood", None)]
+        assert await actions_of(rt, world.guild_id, world.alice_id, 1) == expected
+        for action, seconds in (("timeout:300", 300), ("timeout:3600", 3600)):
+            flagged = await emulator.post_message(world.channel_id, world.alice_id, chatter())
+            await wait_deleted(emulator, flagged)
+            expected.insert(0, (action, "flood", None))
+            assert await actions_of(rt, world.guild_id, world.alice_id, len(expected)) == expected
+            assert seconds - 10 <= timeout_seconds(timeouts(emulator, world.alice_id)[-1]) <= seconds
+            emulator.member(world.guild_id, world.alice_id).communication_disabled_until = None  # a mod lifts it
+        mark = emulator.events.mark()
+        flagged = await emulator.post_message(world.channel_id, world.alice_id, chatter())
+        kicked = await emulator.wait_for(lambda e: e.kind == "kick", since=mark)
+        assert kicked.data["user_id"] == str(world.alice_id) and kicked.data["reason"] == "anti-spam: flood"
+        await wait_deleted(emulator, flagged)
+        assert world.alice_id not in emulator.world.guilds[world.guild_id].members
+        assert (await actions_of(rt, world.guild_id, world.alice_id, 4))[0] == ("kick", "flood", None)
