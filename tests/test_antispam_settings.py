@@ -41,6 +41,13 @@ def test_round_trip_through_json() -> None:
         ({"caps_ratio": 1.5}, "caps_ratio"),
         ({"link_max": -1}, "link_max"),
         ({"blocked_domains": [3]}, "blocked_domains"),
+        # limits under which every ordinary message would break the rule
+        ({"raid_members": 1}, "raid_members"),
+        ({"cross_channel_count": 1}, "cross_channel_count"),
+        ({"duplicate_count": 1}, "duplicate_count"),
+        ({"mention_per_message": 0}, "mention_per_message"),
+        ({"mention_window_total": 0}, "mention_window_total"),
+        ({"flood_max_messages": 0}, "flood_max_messages"),
     ],
 )
 def test_validation_names_the_key(data: dict, key: str) -> None:
@@ -57,6 +64,8 @@ def test_with_setting_parses_admin_text() -> None:
     assert s.with_setting("blocked_domains", "Scam.ru, evil.com").blocked_domains == {"scam.ru", "evil.com"}
     assert s.with_setting("exempt_channel_ids", "5,6").exempt_channel_ids == {5, 6}
     assert [str(p) for p in s.with_setting("ladder", "warn,timeout:600,kick").ladder] == ["warn", "timeout:600", "kick"]
+    assert s.with_setting("raid_members", "2").raid_members == 2
+    assert s.with_setting("link_max", "0").link_max == 0  # "no links at all" is a choice, not a typo
     for key, text in [("flood_max_messages", "many"), ("caps", "maybe"), ("nonsense", "1"), ("ladder", "slap")]:
         with pytest.raises(ValueError, match=key):
             s.with_setting(key, text)

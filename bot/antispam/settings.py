@@ -56,6 +56,19 @@ class Punishment:
         return f"timeout:{self.seconds}" if self.kind == "timeout" else self.kind
 
 
+# Below these a rule fires on every ordinary message (0 mentions "reach" a limit of 0; one author is "a raid" of 1),
+# so one admin typo would punish the whole server. Zero stays allowed where it means "none at all" (links, files).
+_MINIMUMS = {
+    "flood_max_messages": 1,
+    "duplicate_count": 2,
+    "duplicate_history": 1,
+    "mention_per_message": 1,
+    "mention_window_total": 1,
+    "caps_min_letters": 1,
+    "cross_channel_count": 2,
+    "raid_members": 2,
+}
+
 DEFAULT_LADDER = (Punishment("warn"), Punishment("timeout", 300), Punishment("timeout", 3600), Punishment("kick"))
 
 
@@ -105,6 +118,9 @@ class SpamSettings:
             value = getattr(self, f.name)
             if f.type in ("int", "float") and value < 0:
                 raise ValueError(f"{f.name}: must not be negative, got {value}")
+        for name, least in _MINIMUMS.items():
+            if getattr(self, name) < least:
+                raise ValueError(f"{name}: must be at least {least}, got {getattr(self, name)}")
         for name in ("duplicate_similarity", "caps_ratio"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: must be between 0 and 1, got {getattr(self, name)}")
