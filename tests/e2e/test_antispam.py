@@ -19,6 +19,7 @@ from bot import metrics
 from bot.config import Config
 from bot.db.moderation import count_live_strikes, list_mod_actions
 from bot.emulator import Emulator, EmulatorRefused, Message
+from bot.emulator.models import MODERATE_MEMBERS
 from bot.gateway import available_cogs
 from cogs.antispam._logic import StrikeGate
 from tests.e2e.steward_fixtures import World, make_world, running_steward
@@ -367,3 +368,30 @@ async def test_the_whole_ladder_warn_5_min_1_h_then_kick(emulator: Emulator, tmp
         await wait_deleted(emulator, flagged)
         assert world.alice_id not in emulator.world.guilds[world.guild_id].members
         assert (await actions_of(rt, world.guild_id, world.alice_id, 4))[0] == ("kick", "flood", None)
+
+
+async def test_a_punishment_discord_refuses_is_logged_as_failed_and_the_rest_still_happens(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    world = make_world(emulator)
+    modlog = emulator.create_channel(world.guild_id, "mod-log")
+    guild = emulator.world.guilds[world.guild_id]
+    [bot_role] = emulator.member(world.guild_id, emulator.bot.id).roles
+    guild.roles[bot_role].permissions &= ~MODERATE_MEMBERS  # the server forgot to let the bot time people out
+    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+        rt.bot.get_cog("AntispamEvents").gate.grace = 0.0
+        await slash(emulator, world, world.admin_id, ["modlog"], channel=modlog.id)
+        flood = await burst(emulator, world.channel_id, world.alice_id, 7)
+        await wait_deleted(emulator, flood[-1])
+        await actions_of(rt, world.guild_id, world.alice_id, 1)
+        again = await emulator.post_message(world.channel_id, world.alice_id, chatter())
+        await wait_deleted(emulator, again)  # deleting still works
+        await actions_of(rt, world.guild_id, world.alice_id, 2)
+        [refused] = timeouts(emulator, world.alice_id)
+        assert refused["status"] == 403
+        latest = (await list_mod_actions(rt.db, world.guild_id, user_id=world.alice_id))[0]
+        assert latest.action == "timeout:300" and latest.reason is not None
+        assert latest.reason.endswith("; strike 2; FAILED: 403 Missing Permissions")
+        embeds = await wait_embeds(emulator, modlog.id, 2)
+        assert [e["title"] for e in embeds] == ["Anti-spam: warn", "Anti-spam: timeout 5 min (failed)"]
+        assert field_value(embeds[1], "Error") == "403 Missing Permissions"
