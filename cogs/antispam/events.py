@@ -17,7 +17,7 @@ import nextcord
 from nextcord.ext import commands
 
 from bot import metrics
-from bot.antispam import MessageEvent, Punishment, SpamDetector, Verdict
+from bot.antispam import MessageEvent, Punishment, Rule, SpamDetector, SpamSettings, Verdict
 from bot.db.moderation import add_strike, count_live_strikes, record_mod_action
 from cogs.antispam import _actions
 from cogs.antispam._logic import (
@@ -120,7 +120,11 @@ class AntispamEvents(commands.Cog):
             except Exception:  # an escaping error would cancel the whole runner's task group
                 log.exception("anti-spam background task %s failed", getattr(fn, "__name__", fn))
 
-        self.bot.services.extras["task_group"].start_soon(guarded)
+        task_group = self.bot.services.extras.get("task_group")
+        if task_group is not None:
+            task_group.start_soon(guarded)
+        else:  # a bot built outside the runner (a script or REPL)
+            self.bot.loop.create_task(guarded())
 
     # -- acting on a verdict -------------------------------------------------------------------------------------
 
@@ -150,7 +154,7 @@ class AntispamEvents(commands.Cog):
         guild_id: int,
         channel_id: int,
         member_id: int,
-        rule: Any,
+        rule: Rule,
         verdict: Verdict,
         deleted: int,
         config: GuildAntispam,
@@ -191,8 +195,8 @@ class AntispamEvents(commands.Cog):
         member_id: int,
         punishment: Punishment,
         number: int,
-        settings: Any,
-        rule: Any,
+        settings: SpamSettings,
+        rule: Rule,
     ) -> str | None:
         if punishment.kind != "warn":
             return await _actions.punish(self.bot, guild_id, member_id, punishment, f"anti-spam: {rule.value}")
