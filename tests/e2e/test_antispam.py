@@ -7,7 +7,7 @@ Bursts are posted back to back, so their snowflake timestamps (which the detecto
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from bot.db.moderation import count_live_strikes, list_mod_actions
 from bot.emulator import Emulator, EmulatorRefused, Message
 from bot.emulator.models import MODERATE_MEMBERS
 from bot.gateway import available_cogs
+from bot.runner import Runtime
 from cogs.antispam._logic import StrikeGate
 from tests.e2e.steward_fixtures import World, make_world, running_steward
 from tests.openai_server import FakeOpenAI, reply
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.anyio
 
 MEMBER_ROUTE = "/guilds/{guild_id}/members/{user_id}"
 GRACE = StrikeGate().grace
+REFUSED = "You need the Manage Server permission to use /antispam."
 
 
 def chatter() -> str:
@@ -45,7 +47,7 @@ async def wait_deleted(emu: Emulator, *messages: Message, timeout: float = 5.0) 
     await emu.wait_for(lambda _: all(emu.world.find_message(m.id).deleted for m in messages), timeout=timeout)
 
 
-async def actions_of(rt: Any, guild_id: int, user_id: int, count: int, timeout: float = 5.0) -> list[tuple]:
+async def actions_of(rt: Runtime, guild_id: int, user_id: int, count: int, timeout: float = 5.0) -> list[tuple]:
     """The member's mod actions, newest first, once `count` of them are recorded (they are written in the
     background after the Discord call)."""
     with anyio.fail_after(timeout):
@@ -56,7 +58,7 @@ async def actions_of(rt: Any, guild_id: int, user_id: int, count: int, timeout: 
             await anyio.sleep(0.02)
 
 
-def is_warning_for(user_id: int):
+def is_warning_for(user_id: int) -> Callable[[Message], bool]:
     return lambda m: m.content.startswith(f"<@{user_id}> please stop")
 
 
@@ -77,6 +79,40 @@ def timeouts(emu: Emulator, user_id: int) -> list[dict[str, Any]]:
 
 def counter(rule: str, action: str) -> float:
     return metrics.SPAM_ACTIONS.labels(rule=rule, action=action)._value.get()
+
+
+def add_member(emu: Emulator, world: World, name: str, *, bot: bool = False, roles: list[int] | None = None) -> int:
+    user = emu.create_user(name, bot=bot)
+    emu.add_member(world.guild_id, user.id, roles=roles)
+    return user.id
+
+
+async def settle() -> None:
+    """Give the bot time to act on what it was sent (for checks that something did NOT happen; each such test
+    also shows the same input IS acted on when it should be, so a slow bot cannot make it pass vacuously)."""
+    await anyio.sleep(0.5)
+
+
+async def wait_embeds(emu: Emulator, channel_id: int, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    with anyio.fail_after(timeout):
+        while len(messages := [m for m in emu.messages(channel_id) if m.embeds]) < count:  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+    return [m.embeds[0] for m in messages]
+
+
+def field_value(embed: dict[str, Any], name: str) -> str:
+    return next(f["value"] for f in embed["fields"] if f["name"] == name)
+
+
+def timeout_seconds(patch: dict[str, Any]) -> float:
+    until = datetime.fromisoformat(patch["json"]["communication_disabled_until"])
+    return (until - datetime.now(UTC)).total_seconds()
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
 
 
 async def test_flood_is_deleted_warned_then_timed_out_on_the_second_strike(emulator: Emulator, tmp_path: Path) -> None:
@@ -130,18 +166,6 @@ async def test_flood_is_deleted_warned_then_timed_out_on_the_second_strike(emula
     assert counter("flood", "timeout") == timeouts_before + 1
 
 
-def add_member(emu: Emulator, world: World, name: str, *, bot: bool = False, roles: list[int] | None = None) -> int:
-    user = emu.create_user(name, bot=bot)
-    emu.add_member(world.guild_id, user.id, roles=roles)
-    return user.id
-
-
-async def settle() -> None:
-    """Give the bot time to act on what it was sent (for checks that something did NOT happen; each such test
-    also shows the same input IS acted on when it should be, so a slow bot cannot make it pass vacuously)."""
-    await anyio.sleep(0.5)
-
-
 async def test_raid_of_three_accounts_posting_one_link_loses_every_copy(emulator: Emulator, tmp_path: Path) -> None:
     world = make_world(emulator)
     carol_id = add_member(emulator, world, "carol")
@@ -178,17 +202,6 @@ async def test_raid_of_three_accounts_posting_one_link_loses_every_copy(emulator
         assert all(e["title"] == "Anti-spam: warn" for e in embeds)
         assert all("raid" in field_value(e, "Rules") for e in embeds)
         assert all(m.pinged_user_ids == [] and not m.mention_everyone for m in emulator.messages(modlog.id))
-
-
-async def wait_embeds(emu: Emulator, channel_id: int, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-    with anyio.fail_after(timeout):
-        while len(messages := [m for m in emu.messages(channel_id) if m.embeds]) < count:  # noqa: ASYNC110
-            await anyio.sleep(0.02)
-    return [m.embeds[0] for m in messages]
-
-
-def field_value(embed: dict[str, Any], name: str) -> str:
-    return next(f["value"] for f in embed["fields"] if f["name"] == name)
 
 
 async def test_admins_moderators_bots_and_exemptions_are_never_punished(emulator: Emulator, tmp_path: Path) -> None:
@@ -239,14 +252,6 @@ async def test_admins_moderators_bots_and_exemptions_are_never_punished(emulator
         for user_id in (world.bob_id, world.alice_id):
             assert await actions_of(rt, world.guild_id, user_id, 1) == [("warn", "everyone", None)]
         assert len(await list_mod_actions(rt.db, world.guild_id)) == 2
-
-
-REFUSED = "You need the Manage Server permission to use /antispam."
-
-
-def timeout_seconds(patch: dict[str, Any]) -> float:
-    until = datetime.fromisoformat(patch["json"]["communication_disabled_until"])
-    return (until - datetime.now(UTC)).total_seconds()
 
 
 async def test_set_applies_from_the_next_message_and_survives_a_restart(emulator: Emulator, tmp_path: Path) -> None:
@@ -303,12 +308,6 @@ async def test_strikes_expire_after_the_guilds_strike_expiry(emulator: Emulator,
         assert await actions_of(rt, world.guild_id, world.alice_id, 2) == [("warn", "flood", None)] * 2
         assert timeouts(emulator, world.alice_id) == []
         assert await count_live_strikes(rt.db, world.guild_id, world.alice_id) == 1
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
-        yield server
 
 
 async def test_spam_earns_no_xp_and_never_reaches_the_llm_with_the_default_cogs(
