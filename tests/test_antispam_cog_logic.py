@@ -1,10 +1,10 @@
 """The anti-spam cog's decisions without Discord: strike gating, deletion batches, ladder rungs, reply text, and
-the per-guild settings store on a real SQLite database (migrated to head) in the test's temp directory."""
+the per-guild settings store on real SQLite and PostgreSQL databases (migrated to head, dropped afterwards)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from cogs.antispam._logic import (
 from cogs.antispam.commands import describe_settings
 from cogs.antispam.events import modlog_embed
 from cogs.antispam.settings import FEATURE, GuildAntispam, SettingsStore
+from tests.db.conftest import new_postgres_database
 
 G, ALICE, BOB, CAROL = 1, 10, 11, 12
 
@@ -173,9 +174,21 @@ def test_a_row_holds_only_what_differs_from_the_defaults() -> None:
         GuildAntispam.from_row({"modlog_channel_id": "general"})
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'steward.db'}"
+        return
+    url, drop = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'steward.db'}")
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(db_url)
     await migrate.upgrade(eng)
     try:
         yield eng

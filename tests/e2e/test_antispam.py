@@ -7,7 +7,7 @@ Bursts are posted back to back, so their snowflake timestamps (which the detecto
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from bot.emulator.models import MODERATE_MEMBERS
 from bot.gateway import available_cogs
 from bot.runner import Runtime
 from cogs.antispam._logic import StrikeGate
+from tests.db.conftest import new_postgres_database
 from tests.e2e.steward_fixtures import World, make_world, running_steward
 from tests.openai_server import FakeOpenAI, reply
 
@@ -254,10 +255,30 @@ async def test_admins_moderators_bots_and_exemptions_are_never_punished(emulator
         assert len(await list_mod_actions(rt.db, world.guild_id)) == 2
 
 
-async def test_set_applies_from_the_next_message_and_survives_a_restart(emulator: Emulator, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """ "" (the default SQLite file in the data dir) or a brand-new PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    url, drop = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+async def test_set_applies_from_the_next_message_and_survives_a_restart(
+    emulator: Emulator, tmp_path: Path, database_url: str
+) -> None:
     world = make_world(emulator)
     carol_id = add_member(emulator, world, "carol")
-    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+
+    def same_database(cfg: Config) -> None:
+        cfg.database.url = database_url
+
+    async with running_steward(emulator, tmp_path, cogs=["antispam"], customize=same_database) as rt:
+        assert rt.db.dialect.name == ("postgresql" if database_url else "sqlite")
         calm = await burst(emulator, world.channel_id, world.alice_id, 4)  # chat under the default (> 6 in 5 s)
         assert await slash(emulator, world, world.alice_id, ["set"], rule="flood_max_messages", value="1") == REFUSED
         assert await slash(emulator, world, world.admin_id, ["set"], rule="flood_max_messages", value="lots") == (
@@ -280,7 +301,7 @@ async def test_set_applies_from_the_next_message_and_survives_a_restart(emulator
         [patch] = timeouts(emulator, world.bob_id)
         assert 50 <= timeout_seconds(patch) <= 60
 
-    async with running_steward(emulator, tmp_path, cogs=["antispam"]) as rt:
+    async with running_steward(emulator, tmp_path, cogs=["antispam"], customize=same_database) as rt:
         shown = await slash(emulator, world, world.admin_id, ["show"])
         assert "flood_max_messages=3" in shown and "Ladder: timeout 1 min → kick" in shown and "off: caps" in shown
         # Caps are off: carol's shouting stays; her fourth message in a row is still a flood.
