@@ -144,7 +144,9 @@ def test_show_names_the_ladder_exemptions_and_switched_off_rules() -> None:
     assert "· off: caps" in text
     assert "Ladder: warn → timeout 5 min → timeout 1 h → kick (strikes expire after 1 h)" in text
     assert "exempt channels: <#55>" in text and "Mod log: <#77>" in text
-    assert "flood_max_messages=6" in text
+    assert "flood_max_messages=6" in text and "invite_allowlist=none" in text
+    listed = describe_settings(settings.with_setting("blocked_domains", "scam.ru, evil.com"), None)
+    assert "blocked_domains=evil.com,scam.ru, " in listed  # lists read back the way admins type them
     assert len(describe_settings(settings, None)) < 2000
 
 

@@ -43,14 +43,19 @@ def _allowed(interaction: nextcord.Interaction) -> bool:
     return interaction.guild_id is not None and (perms.manage_guild or perms.administrator)
 
 
+def _shown(value: object) -> str:
+    """One stored value as admins type it: lists comma-separated, an empty list as "none"."""
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return str(value)
+
+
 def describe_settings(settings: SpamSettings, modlog_channel_id: int | None) -> str:
     on = [r.value for r in Rule if settings.enabled(r)]
     off = [r.value for r in Rule if not settings.enabled(r)]
     values = settings.to_dict()
     skip = {"enabled_rules", "ladder", "exempt_role_ids", "exempt_channel_ids"}
-    thresholds = ", ".join(
-        f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items() if k not in skip
-    )
+    thresholds = ", ".join(f"{k}={_shown(v)}" for k, v in values.items() if k not in skip)
     roles = " ".join(f"<@&{r}>" for r in sorted(settings.exempt_role_ids)) or "none"
     channels = " ".join(f"<#{c}>" for c in sorted(settings.exempt_channel_ids)) or "none"
     ladder = " → ".join(describe_punishment(p) for p in settings.ladder)
@@ -110,8 +115,7 @@ class AntispamCommands(commands.Cog):
         if key in Rule._value2member_map_:
             shown = "on" if updated.enabled(Rule(key)) else "off"
         else:
-            stored = updated.to_dict()[key]
-            shown = ", ".join(map(str, stored)) if isinstance(stored, list) else str(stored)
+            shown = _shown(updated.to_dict()[key])
         log.info("guild %s: %s set anti-spam %s to %s", guild_id, interaction.user.id, key, shown)  # type: ignore[union-attr]
         await _reply(interaction, f"Anti-spam `{key}` is now `{shown}`; it applies from the next message.")
 

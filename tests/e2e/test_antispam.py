@@ -286,7 +286,7 @@ async def test_set_applies_from_the_next_message_and_survives_a_restart(
         )
         for rule, value, shown in (
             ("flood_max_messages", "3", "3"),
-            ("ladder", "timeout:60, kick", "timeout:60, kick"),
+            ("ladder", "timeout:60, kick", "timeout:60,kick"),
             ("caps", "off", "off"),
         ):
             assert await slash(emulator, world, world.admin_id, ["set"], rule=rule, value=value) == (
