@@ -86,13 +86,18 @@ async def sync_commands(config: Config, *, guild: int | None = None, dry_run: bo
     """Log in over REST, plan every scope, apply the ones with changes (unless dry_run); returns the plans."""
     import nextcord
 
+    from bot.db.engine import make_engine
     from bot.gateway import build_bot
     from bot.services import Services
 
-    services = Services(config=config, jobs=None, db=None)  # type: ignore[arg-type]  # never started
+    # Cogs that keep state need an engine to load; it is never connected here (SQLAlchemy connects on first use),
+    # so sync works before the database exists or is reachable.
+    db = make_engine(config.database_url, create_dirs=False)
+    services = Services(config=config, jobs=None, db=db)  # type: ignore[arg-type]  # never started
     try:
         bot = build_bot(config, services)
     except Exception as exc:  # ExtensionNotFound / ExtensionFailed: name the cog, not a traceback
+        await db.dispose()
         raise SyncError(f"could not load the cogs: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     try:
         try:
@@ -120,6 +125,7 @@ async def sync_commands(config: Config, *, guild: int | None = None, dry_run: bo
         return plans
     finally:
         await bot.close()
+        await db.dispose()
 
 
 def report_lines(plans: list[ScopePlan], *, dry_run: bool) -> list[str]:
