@@ -43,6 +43,19 @@ def _allowed(interaction: nextcord.Interaction) -> bool:
     return interaction.guild_id is not None and (perms.manage_guild or perms.administrator)
 
 
+async def _lift_timeout(member: nextcord.Member, *, by: object) -> str:
+    """A pardon also ends a running timeout (an admin expects "pardoned" to mean the member can talk again)."""
+    until = member.communication_disabled_until
+    if until is None or until <= nextcord.utils.utcnow():
+        return ""
+    try:
+        await member.edit(timeout=None, reason=f"anti-spam pardon by {by}")
+    except nextcord.HTTPException as exc:
+        log.warning("could not lift the timeout of %s in guild %s: HTTP %s", member.id, member.guild.id, exc.status)
+        return f"; their timeout could not be lifted (HTTP {exc.status}: does the bot have Moderate Members?)"
+    return " and their timeout lifted"
+
+
 def _shown(value: object) -> str:
     """One stored value as admins type it: lists comma-separated, an empty list as "none"."""
     if isinstance(value, list):
@@ -200,7 +213,8 @@ class AntispamCommands(commands.Cog):
         )
         self.events.gate.forget(guild_id, member.id)
         self.events.detector.forget_member(guild_id, member.id)
-        await _reply(interaction, f"Pardoned <@{member.id}>: {cleared} strike(s) cleared.")
+        lifted = await _lift_timeout(member, by=interaction.user)
+        await _reply(interaction, f"Pardoned <@{member.id}>: {cleared} strike(s) cleared{lifted}.")
 
     # -- helpers -------------------------------------------------------------------------------------------------
 

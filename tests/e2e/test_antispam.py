@@ -157,8 +157,10 @@ async def test_flood_is_deleted_warned_then_timed_out_on_the_second_strike(emula
         assert "has 2 live strike(s)" in shown and "timeout 1 h" in shown
         assert "timeout:300 (flood)" in shown and "warn (flood)" in shown
         assert await slash(emulator, world, world.admin_id, ["pardon"], member=world.alice_id) == (
-            f"Pardoned <@{world.alice_id}>: 2 strike(s) cleared."
+            f"Pardoned <@{world.alice_id}>: 2 strike(s) cleared and their timeout lifted."
         )
+        assert timeouts(emulator, world.alice_id)[-1]["json"]["communication_disabled_until"] is None
+        await emulator.post_message(world.channel_id, world.alice_id, "thanks, I will behave")  # can talk again
         assert await count_live_strikes(rt.db, world.guild_id, world.alice_id) == 0
         shown = await slash(emulator, world, world.admin_id, ["strikes"], member=world.alice_id)
         assert "has 0 live strike(s)" in shown and "the next one means: warn" in shown
