@@ -85,6 +85,15 @@ class JobContext:
         await self.backend.append_stream(self.job_id, chunk, self.result_ttl)
 
 
+async def _close_clients(state: dict[str, Any]) -> None:
+    from bot.llm.provider import close_clients  # the LLM and safety jobs cache their clients in `state`
+
+    try:
+        await close_clients(state)
+    except Exception:
+        log.debug("closing API clients failed", exc_info=True)
+
+
 class Worker:
     """Consumes one backend with bounded concurrency until `stop()`; then drains within the grace period."""
 
@@ -157,6 +166,8 @@ class Worker:
                     log.info("worker %s returned %d unfinished task(s) to the queue", self.worker_id, returned)
             except REDIS_DOWN:
                 log.warning("worker %s could not return its tasks (Redis down); the reaper will", self.worker_id)
+            # Cached API clients (openai) hold connection pools; close them while the event loop still runs.
+            await _close_clients(self.state)
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
         self.finished.set()
 
