@@ -31,10 +31,12 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.jobs import DEFAULT_RESULT_TTL, JobTimeout, Task, decode_result, encode_result, peek_job_id
 from queue_backends.base import Delivery, QueueStats, QueueUnavailable
+from queue_backends.redis_batch import CommandBatcher
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,11 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 BLOCK_SLICE = 5.0  # longest single blocking call; socket timeouts sit above it so a dead link is noticed
 
 # Move up to ARGV[1] tasks into the worker's processing list and count each one's attempt, in one round trip.
+# ARGV[2], when not empty, is the job_id of a task a BLMOVE just moved: its attempt is counted here too and comes
+# first in the reply (0 when ARGV[2] is empty), so a blocking take costs the BLMOVE and this one call.
 _TAKE = """
-local out = {}
+local out = {0}
+if ARGV[2] ~= '' then out[1] = redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end
 for i = 1, tonumber(ARGV[1]) do
   local raw = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
   if not raw then break end
@@ -68,6 +73,13 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
   return 1
 end
 return 0
+"""
+
+# Plain mode's publication: RPUSH + EXPIRE atomically, as one command that can share a pipeline.
+_PUBLISH_PLAIN = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
 """
 
 _DEAD = """
@@ -147,6 +159,12 @@ class RedisQueue:
         self._dead = self.redis.register_script(_DEAD)
         self._reap = self.redis.register_script(_REAP)
         self._orphans = self.redis.register_script(_ORPHANS)
+        self._publish_plain = self.redis.register_script(_PUBLISH_PLAIN)
+        # Results of jobs finishing together go out in one pipeline (see redis_batch.py).
+        self._batch = CommandBatcher(self.redis)
+        # Worker ids whose last take emptied the queue: their next take blocks at once instead of first asking
+        # (and being told "empty") without blocking, which cost a round trip per job at low load.
+        self._drained: set[str] = set()
 
     def results_key(self, job_id: str) -> str:
         return f"{self.ns}:results:{job_id}"
@@ -205,10 +223,18 @@ class RedisQueue:
     # --- workers ---
     async def take(self, worker_id: str, max_tasks: int, timeout: float) -> list[Delivery]:
         if self.reliable:
-            return await self._take_reliable(worker_id, max_tasks, timeout)
-        return await self._take_plain(max_tasks, timeout)
+            out = await self._take_reliable(worker_id, max_tasks, timeout)
+        else:
+            out = await self._take_plain(max_tasks, timeout)
+        if len(out) < max_tasks:
+            self._drained.add(worker_id)
+        else:
+            self._drained.discard(worker_id)
+        return out
 
     async def _take_plain(self, max_tasks: int, timeout: float) -> list[Delivery]:
+        # No "drained" shortcut here: the empty LPOP overlaps the producer's turnaround, and pipelining an LPOP
+        # behind the BLPOP measured slower at one job in flight (docs/benchmarks.md).
         raws = await self.redis.lpop(self.tasks_key, max_tasks)
         if not raws:
             item = await self._blocking.blpop([self.tasks_key], timeout=min(timeout, BLOCK_SLICE))
@@ -220,20 +246,19 @@ class RedisQueue:
     async def _take_reliable(self, worker_id: str, max_tasks: int, timeout: float) -> list[Delivery]:
         proc = self.processing_key(worker_id)
         keys = [self.tasks_key, proc, self.attempts_key]
-        flat = await self._take(keys=keys, args=[max_tasks], client=self._blocking)
-        if not flat:
-            raw = await self._blocking.blmove(self.tasks_key, proc, min(timeout, BLOCK_SLICE), "LEFT", "RIGHT")
-            if raw is None:
-                return []
-            delivery = Delivery.from_raw(raw)
-            if delivery.task is not None:
-                delivery.attempt = await self.redis.hincrby(self.attempts_key, delivery.task.job_id, 1)
-            out = [delivery]
-            if max_tasks > 1:
-                flat = await self._take(keys=keys, args=[max_tasks - 1], client=self._blocking)
-                out.extend(_deliveries(flat))
-            return out
-        return _deliveries(flat)
+        if worker_id not in self._drained:
+            flat = await self._take(keys=keys, args=[max_tasks, ""], client=self._blocking)
+            if len(flat) > 1:
+                return _deliveries(flat[1:])
+        raw = await self._blocking.blmove(self.tasks_key, proc, min(timeout, BLOCK_SLICE), "LEFT", "RIGHT")
+        if raw is None:
+            return []
+        first = Delivery.from_raw(raw)
+        job_id = first.task.job_id if first.task is not None else ""
+        flat = await self._take(keys=keys, args=[max_tasks - 1, job_id], client=self._blocking)
+        if first.task is not None:
+            first.attempt = int(flat[0])
+        return [first, *_deliveries(flat[1:])]
 
     async def recover_orphans(self, worker_id: str, serving: Mapping[bytes, int]) -> int:
         """Return to the queue's head every task in our processing list that we are not serving."""
@@ -256,21 +281,27 @@ class RedisQueue:
         task = delivery.task
         body = encode_result(envelope)
         if not self.reliable:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(self.results_key(task.job_id), body)
-                pipe.expire(self.results_key(task.job_id), task.result_ttl)
-                await pipe.execute()
+            await self._batched(self._publish_plain, [self.results_key(task.job_id)], [body, task.result_ttl])
             return True
-        published = await self._publish(
-            keys=[
+        published = await self._batched(
+            self._publish,
+            [
                 self.results_key(task.job_id),
                 f"{self.ns}:done:{task.job_id}",
                 self.processing_key(worker_id),
                 self.attempts_key,
             ],
-            args=[body, task.result_ttl, delivery.raw, task.job_id],
+            [body, task.result_ttl, delivery.raw, task.job_id],
         )
         return bool(published)
+
+    async def _batched(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA through the batcher; load the script once if Redis lost it (a restart empties its cache)."""
+        try:
+            return await self._batch.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self.redis.script_load(script.script)
+            return await self._batch.call("EVALSHA", script.sha, len(keys), *keys, *args)
 
     async def append_stream(self, job_id: str, chunk: str, ttl: int) -> None:
         key = f"{self.ns}:stream:{job_id}"
