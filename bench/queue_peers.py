@@ -2,8 +2,9 @@
 ceiling redis-benchmark measures for the commands Steward's round trip sends.
 
 Each peer runs as one worker process (`serve`) and one producer (`run_all`, in the bench's process), on its own
-Redis database so no peer sees another's keys. Settings are each library's fastest we found for a no-op job whose
-result is awaited (measured in docs/benchmarks.md); they are the knobs a user would turn, nothing patched.
+Redis database so no peer sees another's keys. Settings are short polling intervals for a no-op job whose
+result is awaited, chosen by hand, not swept (docs/benchmarks.md); they are the knobs a user would turn, nothing
+patched.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from urllib.parse import urlparse
 PEER_DB = {"arq": 1, "saq": 2, "taskiq list": 3, "taskiq stream": 4}
 
 # How often the polling peers look for work or results, in seconds. arq and taskiq poll Redis for results (arq
-# also for jobs); their defaults (0.5 s, 0.2 s) would cap one job in flight at 2-5 jobs/s. Smaller intervals were
-# tried (see docs/benchmarks.md): below these, polling eats the CPU the worker needs and throughput falls.
+# also for jobs); their defaults (0.5 s, 0.2 s) would cap one job in flight at 2-5 jobs/s. A shorter poll lowers
+# latency at one job in flight but spends CPU the worker needs at 64; these values were picked, not swept.
 ARQ_POLL = 0.002
 TASKIQ_POLL = 0.001
 SAQ_POLL = 0.001  # SAQ's apply() polls job state; its pubsub wait (Job.refresh) can miss a fast job's update
