@@ -86,6 +86,8 @@ class JobContext:
 
 
 async def _close_clients(state: dict[str, Any]) -> None:
+    if not state:
+        return  # no job cached anything: do not import the openai package just to close nothing
     from bot.llm.provider import close_clients  # the LLM and safety jobs cache their clients in `state`
 
     try:
