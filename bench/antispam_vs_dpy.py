@@ -1,7 +1,8 @@
 """Steward's anti-spam detector against DPY-Anti-Spam on the same mixed stream (issue 9).
 
-    .ci/env pip install Discord-Anti-Spam      # once: it is in the optional `bench` extra
-    .ci/env python -m bench.antispam_vs_dpy    # 100k messages, 50k members; --messages N for a quicker run
+    .ci/bench python -m bench.antispam_vs_dpy    # 100k messages, 50k members; --messages N for a quicker run
+
+(.ci/bench is .ci/env with the `bench` extra, DPY-Anti-Spam among it, in a venv of its own.)
 
 Both sides see the same 100k messages (bench/streams.py) in time order with time simulated from the messages'
 timestamps. Steward gets `MessageEvent`s; DPY-Anti-Spam gets real `nextcord.Message` objects built by nextcord
@@ -104,7 +105,7 @@ def _import_dpy():
         from antispam.libs.dpy_forks.lib_nextcord import Nextcord
     except ModuleNotFoundError as exc:
         raise SystemExit(
-            f"DPY-Anti-Spam is not installed ({exc}): run `.ci/env pip install Discord-Anti-Spam`"
+            f"DPY-Anti-Spam is not installed ({exc}): run it with `.ci/bench python -m bench.antispam_vs_dpy`"
         ) from exc
     return nextcord, antispam, Nextcord
 

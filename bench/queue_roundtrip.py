@@ -1,11 +1,12 @@
 """Queue round trip: no-op jobs whose results the producer awaits, N in flight.
 
     .ci/env python bench/queue_roundtrip.py                 # Steward: bare asyncio, memory, redis plain/reliable
-    .ci/env python bench/queue_roundtrip.py --peers         # + arq, SAQ, taskiq-redis (list, stream), redis-benchmark
+    .ci/bench python bench/queue_roundtrip.py --peers       # + arq, SAQ, taskiq-redis (list, stream), redis-benchmark
 
 One producer process (this one) and one worker process on the same Redis, each system in its own namespace/db.
 The Redis is a redis-server of our own on a spare port (so nothing else on the machine shares it); pass
---redis-url to use another. Peers come from the `bench` extra: `.ci/env pip install -e '.[bench]'`.
+--redis-url to use another. Peers come from the `bench` extra, which `.ci/bench` installs in
+a venv of its own (arq pins redis-py < 6).
 """
 
 from __future__ import annotations
