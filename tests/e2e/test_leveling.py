@@ -262,3 +262,18 @@ async def test_levels_sync_repairs_roles_and_announcements_can_go_to_a_chosen_ch
         assert announcement.content == f"GG <@{world.alice_id}>, you reached level 1!"
         assert announcement.pinged_user_ids == [world.alice_id]
         assert _announcements(emulator, world) == []  # nothing in the channel the member chatted in
+
+
+async def test_announcements_can_go_to_the_member_by_dm(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    async with running_steward(emulator, tmp_path, cogs=["leveling"]) as rt:
+        clock = _install_clock(rt)
+        reply = await _slash(emulator, world, world.admin_id, "levels", {"mode": "dm"}, "config", "announce")
+        assert reply["data"]["embeds"][0]["title"] == "Leveling settings saved"
+        since = emulator.events.mark()
+        await _chat(emulator, rt, world, world.alice_id, clock, 7)  # 105..175 XP: level 1
+        dm = emulator.world.dm_channel(world.alice_id)
+        announcement = await emulator.wait_for_message(dm.id, since=since)
+        assert announcement.content == f"GG <@{world.alice_id}>, you reached level 1!"
+        assert announcement.allowed_mentions == {"parse": [], "users": [world.alice_id]}
+        assert _announcements(emulator, world) == []  # nothing in the guild channel
