@@ -96,6 +96,14 @@ def parse_setting(cls: type, key: str, raw: str) -> Any:
         if low in _TRUE or low in _FALSE:
             return low in _TRUE
         raise ValueError(f"{key}: expected on/off, got {raw!r}")
+    if typ is int and key.endswith("_id"):
+        # A channel or role: a mention (`<#123>`), a bare id, or off.
+        if text.lower() in {"", "none", "off", "clear", "-", "0"}:
+            return 0
+        ids = _ID.findall(text)
+        if len(ids) != 1:
+            raise ValueError(f"{key}: expected one channel, role or id, got {raw!r}")
+        return int(ids[0])
     if typ is int or typ is float:
         try:
             return typ(text)
