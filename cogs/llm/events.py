@@ -39,6 +39,7 @@ TYPING_INTERVAL = 8.0  # Discord shows "typing" for ~10 s per trigger
 SAFETY_HOLD = "safety_hold"
 SafetyHold = Callable[[], Awaitable[bool]]
 DM_GUILD = 0  # usage of direct messages is recorded under guild 0
+DB_GRACE = 5.0  # seconds a usage query may still take once shutdown began
 
 
 class LLMEvents(commands.Cog):
@@ -84,7 +85,11 @@ class LLMEvents(commands.Cog):
             except Exception:  # an escaping error would cancel the runner's whole task group
                 log.exception("llm background task %s failed", getattr(fn, "__name__", fn))
 
-        self.bot.services.extras["task_group"].start_soon(guarded)
+        task_group = self.bot.services.extras.get("task_group")
+        if task_group is not None:
+            task_group.start_soon(guarded)
+        else:  # a bot built outside the runner (a script or REPL)
+            self.bot.loop.create_task(guarded())
 
     # -- the background task -------------------------------------------------------------------------------------
 
@@ -103,7 +108,11 @@ class LLMEvents(commands.Cog):
         engine = self.bot.services.db
         now = time.time()
         if engine is not None:
-            usage = await load_usage(engine, key, message.author.id, now)
+            # Shielded (here and below): at shutdown the runner cancels background tasks, then disposes the engine;
+            # a query cut off half-way leaves a connection whose forced close can hang the event loop's exit.
+            usage = UsageSnapshot()  # a read that does not finish in time counts as no usage yet
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DB_GRACE):
+                usage = await load_usage(engine, key, message.author.id, now)
             decision = check_quota(settings, usage, last_request_at=None, now=now)
             if not decision.allowed:
                 log.info("llm: %s in guild %s over quota (%s)", message.author.id, key, decision.reason)
@@ -111,7 +120,8 @@ class LLMEvents(commands.Cog):
                 return
             # Count the request now, not when the answer is in: answers take seconds, and requests made meanwhile
             # must see it. Tokens are added once the worker reports them.
-            await record_usage(engine, key, message.author.id, now, requests=1)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DB_GRACE):
+                await record_usage(engine, key, message.author.id, now, requests=1)
         chain = await reply_chain(self.bot, message, self.limits)
         me = guild.me if guild else self.bot.user
         payload = reply_payload(
@@ -144,7 +154,8 @@ class LLMEvents(commands.Cog):
             return
         # Token metrics are counted where the worker runs the job (bot/ops/instrument.py), not here.
         if engine is not None:
-            await record_usage(engine, key, message.author.id, now, requests=0, tokens=tokens_of(envelope))
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DB_GRACE):
+                await record_usage(engine, key, message.author.id, now, requests=0, tokens=tokens_of(envelope))
         try:
             await live.finish(str(envelope.get("reply") or ""))
         except nextcord.HTTPException as exc:  # e.g. the question was deleted meanwhile

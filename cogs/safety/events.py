@@ -32,11 +32,14 @@ from cogs.safety.settings import SafetyStore
 from queue_backends.base import QueueUnavailable
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.gateway import MessageContext, StewardBot
 
 log = logging.getLogger(__name__)
 
 SAFETY_HOLD = "safety_hold"  # the note the llm cog awaits (cogs/llm/events.py reads the same key)
+DB_WRITE_GRACE = 5.0  # seconds a flag/mod-action write may finish in after shutdown began
 FAILURE_LOG_INTERVAL = 300.0  # a broken scanner logs once per guild and reason every few minutes, not per message
 
 
@@ -194,6 +197,20 @@ class SafetyEvents(commands.Cog):
         if engine is None:
             return
         guild_id = message.guild.id  # type: ignore[union-attr]
+        # Shielded: at shutdown the runner cancels background tasks and then disposes the engine; a write cut off
+        # half-way loses the record and leaves a connection whose forced close can hang the event loop's exit.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(DB_WRITE_GRACE):
+            await self._write_records(engine, guild_id, message, verdict, plan, outcome)
+
+    async def _write_records(
+        self,
+        engine: AsyncEngine,
+        guild_id: int,
+        message: nextcord.Message,
+        verdict: Verdict,
+        plan: ActionPlan,
+        outcome: Outcome,
+    ) -> None:
         try:
             await record_safety_flag(
                 engine,
