@@ -20,6 +20,7 @@ from bot.llm.payload import preview
 log = logging.getLogger(__name__)
 
 EDIT_INTERVAL = 1.0  # seconds between two edits of the live preview
+PREVIEW_SEND_LIMIT = 15.0  # seconds one preview send/edit may take
 
 
 def reply_mentions(author: nextcord.abc.Snowflake) -> nextcord.AllowedMentions:
@@ -51,7 +52,8 @@ class LiveReply:
         """New streamed text. Shielded: the job client cancels its chunk poller as soon as the result is in, and a
         send cut off half-way would leave a message we do not know about (and then a second one)."""
         self.chunks.append(text)
-        with anyio.CancelScope(shield=True):
+        # Bounded, so a hung request cannot hold up shutdown; the final text still follows.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(PREVIEW_SEND_LIMIT):
             try:
                 if not self.sent:
                     await self._send_first(preview(self.chunks))

@@ -22,6 +22,7 @@ from nextcord.ext import commands
 
 from bot.db.moderation import record_mod_action
 from bot.db.safety import record_safety_flag
+from bot.gateway import MessageContext
 from bot.jobs import JobTimeout
 from bot.safety.gate import ActionPlan, ScanDedupe, ScanFacts, action_for, should_scan
 from bot.safety.settings import SafetyGuildSettings
@@ -34,7 +35,7 @@ from queue_backends.base import QueueUnavailable
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.gateway import MessageContext, StewardBot
+    from bot.gateway import StewardBot
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,12 @@ class SafetyEvents(commands.Cog):
                     self.background(self.act, message, cached, plan, settings)
                 return
         self.background(self.scan_and_act, message, settings, hold)
+
+    @commands.Cog.listener()
+    async def on_message_edit(self, before: nextcord.Message, after: nextcord.Message) -> None:
+        # Post something harmless, then edit the scam in: an edit with new text is scanned like a new message.
+        if before.content != after.content:
+            await self.message_stage(after, MessageContext())
 
     def background(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         async def guarded() -> None:

@@ -97,6 +97,18 @@ async def test_an_unsafe_message_is_deleted_and_reported_and_a_safe_one_left_alo
     assert [(a.user_id, a.action, a.rule) for a in actions] == [(world.alice_id, "delete", "safety")]
 
 
+async def test_an_edit_that_brings_in_unsafe_text_is_scanned_too(emulator: Emulator, tmp_path: Path) -> None:
+    world = make_world(emulator)
+    async with running_steward(emulator, tmp_path, cogs=["safety"]):
+        await configure(emulator, world, enabled="on", category_actions="scam_link=delete")
+        before = scans_answered()
+        msg = await emulator.post_message(world.channel_id, world.alice_id, "check out my new blog post")
+        await scans_settle(before, 1)
+        assert not emulator.world.find_message(msg.id).deleted
+        await emulator.edit_message(msg, "check out https://dlscord-nitro.gift/claim free nitro")
+        await deleted(emulator, msg)
+
+
 async def test_a_category_set_to_timeout_deletes_and_times_the_author_out(emulator: Emulator, tmp_path: Path) -> None:
     world = make_world(emulator)
     audit = emulator.create_channel(world.guild_id, "mod-log")
