@@ -123,6 +123,33 @@ async def test_reply_chain_reaches_the_model_in_order(
     assert emulator.calls("POST", "/channels/{channel_id}/typing")
 
 
+async def test_chat_channels_and_dms_when_enabled_and_nothing_else(
+    emulator: Emulator, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    world = make_world(emulator)
+    lounge = emulator.create_channel(world.guild_id, "ai-lounge")
+    fake_openai.default = reply("sure")
+
+    def allow_dms(cfg: Config) -> None:
+        llm_customizer(fake_openai)(cfg)
+        cfg.llm.allow_dms = True
+
+    async with running_steward(emulator, tmp_path, cogs=["llm"], customize=allow_dms):
+        record = await emulator.invoke_slash(
+            world.guild_id, world.channel_id, world.admin_id, "llm",
+            {"name": "chat_channels", "action": "add", "channel": lounge.id}, subcommand=["config", "list"],
+        )  # fmt: skip
+        assert f"<#{lounge.id}>" in (await record.response(timeout=10))["data"]["content"]
+        ignored = await emulator.post_message(world.channel_id, world.alice_id, "just chatting, no bot here")
+        in_lounge = await emulator.post_message(lounge.id, world.alice_id, "what's up?")
+        assert (await answer_to(emulator, in_lounge)).content == "sure"
+        dm = await emulator.post_dm(world.bob_id, "hi in private")
+        assert (await answer_to(emulator, dm)).content == "sure"
+    assert len(fake_openai.chat_requests) == 2
+    assert not [m for m in emulator.messages(world.channel_id) if _replies_to(ignored)(m)]
+    assert "hi in private" in fake_openai.chat_requests[1]["messages"][-1]["content"]
+
+
 async def test_a_streamed_reply_grows_by_edits_at_most_about_once_a_second(
     emulator: Emulator, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
