@@ -273,7 +273,8 @@ async def test_a_slow_provider_times_out_without_blocking_other_messages(
 ) -> None:
     world = make_world(emulator)
     fake_openai.script(slow(30, "too late"), reply("quick answer"))
-    async with steward(emulator, tmp_path, fake_openai, llm_reply=3.0):
+    # The worker gives up 2 s before the gateway would (3 s here): room for the quick answer even on a busy box.
+    async with steward(emulator, tmp_path, fake_openai, llm_reply=5.0):
         slow_ask = await emulator.post_message(world.channel_id, world.alice_id, mention(emulator, "a hard one"))
         with anyio.fail_after(5):
             while not fake_openai.chat_requests:  # noqa: ASYNC110 - the fake server has no event to wait on
