@@ -79,7 +79,7 @@ def run(
     try:
         anyio.run(lambda: serve(cfg, role, migrate=not no_migrate))  # type: ignore[arg-type]
     except StartupError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         pass
 

@@ -37,6 +37,15 @@ EMBEDDED_WORKERS = 1  # one worker task with `worker_concurrency` slots is plent
 class StartupError(Exception):
     """A problem that stops `bot run` before it starts, phrased as one line for the user."""
 
+    exit_code = 2  # a configuration problem: fix it, do not restart in a loop
+
+
+class GatewayStopped(StartupError):
+    """The Discord connection ended with an error after start-up; `bot run` exits non-zero so that a supervisor
+    (systemd `Restart=on-failure`, Docker) restarts it."""
+
+    exit_code = 1
+
 
 @dataclass
 class Runtime:
@@ -101,6 +110,9 @@ async def serve(
     finally:
         with anyio.CancelScope(shield=True):
             await _close(runtime)
+    error = runtime.extras.get("gateway_error")
+    if isinstance(error, StartupError):
+        raise error
 
 
 @contextlib.asynccontextmanager
@@ -168,14 +180,45 @@ async def _start_gateway(runtime: Runtime, tg: anyio.abc.TaskGroup) -> None:
     runtime.bot = bot
 
     async def run_gateway() -> None:
+        import nextcord
+
         try:
-            await bot.start(runtime.config.discord.token)
-        except Exception as exc:  # LoginFailure, PrivilegedIntentsRequired, ... : one line, then stop
+            if await _login(bot, runtime):
+                await bot.connect(reconnect=True)  # nextcord reconnects with backoff after a lost connection
+        except nextcord.LoginFailure:
+            runtime.extras["gateway_error"] = StartupError(
+                "Discord refused the token: check DISCORD_TOKEN (Developer Portal → your app → Bot → Reset Token)"
+            )
+            runtime.stop()
+        except Exception as exc:  # PrivilegedIntentsRequired, ... : one line, then stop
             log.error("gateway stopped: %s", _one_line(exc))
-            runtime.extras["gateway_error"] = _one_line(exc)
+            runtime.extras["gateway_error"] = GatewayStopped(f"the Discord connection failed: {_one_line(exc)}")
             runtime.stop()
 
     tg.start_soon(run_gateway)
+
+
+LOGIN_RETRY_MAX_DELAY = 60.0
+
+
+async def _login(bot: Any, runtime: Runtime) -> bool:
+    """Log in, retrying with backoff while Discord is unreachable (a host booting before its network is up, an
+    outage): the bot comes up by itself once Discord answers. False if asked to stop meanwhile."""
+    import aiohttp
+    import nextcord
+
+    delay = 1.0
+    while not runtime.stopping.is_set():
+        try:
+            await bot.login(runtime.config.discord.token)
+            return True
+        except (OSError, aiohttp.ClientError, TimeoutError, nextcord.DiscordServerError) as exc:
+            log.warning("cannot reach Discord (%s); retrying in %.0f s", _one_line(exc), delay)
+        await bot.http.close()  # login opens a fresh HTTP session; do not leak the failed one
+        with anyio.move_on_after(delay):
+            await runtime.stopping.wait()
+        delay = min(delay * 2, LOGIN_RETRY_MAX_DELAY)
+    return False
 
 
 def _one_line(exc: BaseException) -> str:
@@ -218,4 +261,4 @@ async def _watch_signals(runtime: Runtime) -> None:
             return
 
 
-__all__ = ["ConfigError", "Runtime", "StartupError", "check_role", "serve"]
+__all__ = ["ConfigError", "GatewayStopped", "Runtime", "StartupError", "check_role", "serve"]

@@ -3,6 +3,7 @@ real Redis: a Discord action served by a worker in another process, and a gatewa
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bot.emulator import Emulator
 from bot.ops.sharding import shard_of
 from tests.e2e.bot_process import BotProcess, bot_process, until
-from tests.services import require_redis
+from tests.services import free_port, require_redis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.slow]
 
@@ -71,3 +72,28 @@ async def test_two_gateway_processes_each_receive_only_their_shards_guilds(
         await until(lambda: s0.metric(seen), lambda v: v == sent[0], f"shard 0 to see {sent[0]}\n{s0.log()}")
         await until(lambda: s1.metric(seen), lambda v: v == sent[1], f"shard 1 to see {sent[1]}\n{s1.log()}")
         assert await s0.stop() == 0 and await s1.stop() == 0
+
+
+async def test_a_bad_token_is_one_line_and_exit_2(emulator: Emulator, tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "not-the-token", "REDIS_URL": ""}
+    async with bot_process(emulator, tmp_path, "all", env=env) as bot:
+        code = await asyncio.wait_for(bot.proc.wait(), 60)
+        log = bot.log()
+    assert code == 2, log
+    assert log.rstrip().splitlines()[-1].startswith("error: Discord refused the token: check DISCORD_TOKEN"), log
+    assert "Traceback" not in log and "not-the-token" not in log
+
+
+async def test_the_bot_waits_for_an_unreachable_discord_and_connects_when_it_answers(tmp_path: Path) -> None:
+    port = free_port()
+    late = Emulator(port=port)  # not started yet: nothing listens on the port the bot is pointed at
+    env = {"REDIS_URL": "", "STEWARD_DISCORD__API_BASE": f"http://127.0.0.1:{port}/api/v10"}
+    async with bot_process(late, tmp_path, "all", env=env) as bot:
+        await until(lambda: asyncio.sleep(0, bot.log()), lambda log: "cannot reach Discord" in log, "a retry line")
+        assert bot.proc.returncode is None  # still running, not given up
+        await late.start()
+        try:
+            await _connected(bot)
+            assert await bot.stop() == 0
+        finally:
+            await late.stop()
