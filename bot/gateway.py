@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import nextcord
 from nextcord.ext import commands
 
@@ -73,6 +74,42 @@ class StewardBot(commands.Bot):
         self.services = services
         self._stages: list[tuple[int, str, Stage]] = []
         self.ready_event_seen = False
+        self._background_running = 0
+        self._background_idle = anyio.Event()
+        self._background_idle.set()
+
+    def background(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run `fn(*args)` off the message path, in the runner's task group, so that shutdown can wait for it.
+
+        What stages and listeners hand off (moderation actions, level-up side effects, LLM replies, safety scans)
+        goes through here: an error is logged instead of cancelling the task group, and the runner gives running
+        tasks a grace period (`wait_background`) before it cancels them and closes the database under them.
+        """
+
+        async def guarded() -> None:
+            self._background_running += 1
+            if self._background_running == 1:
+                self._background_idle = anyio.Event()
+            try:
+                await fn(*args)
+            except Exception:  # an escaping error would cancel the runner's whole task group
+                log.exception("background task %s failed", getattr(fn, "__qualname__", fn))
+            finally:
+                self._background_running -= 1
+                if self._background_running == 0:
+                    self._background_idle.set()
+
+        task_group = self.services.extras.get("task_group")
+        if task_group is not None:
+            task_group.start_soon(guarded)
+        else:  # a bot built outside the runner (a script or REPL)
+            self.loop.create_task(guarded())
+
+    async def wait_background(self, timeout: float) -> int:
+        """Wait up to `timeout` s for background tasks to finish; returns how many are still running."""
+        with anyio.move_on_after(timeout):
+            await self._background_idle.wait()
+        return self._background_running
 
     def add_message_stage(self, priority: int, name: str, stage: Stage) -> None:
         self._stages.append((priority, name, stage))

@@ -32,6 +32,7 @@ from queue_backends.memory import MemoryQueue
 log = logging.getLogger(__name__)
 
 EMBEDDED_WORKERS = 1  # one worker task with `worker_concurrency` slots is plenty on one box
+BACKGROUND_GRACE = 5.0  # seconds the gateway's handed-off tasks get to finish at shutdown
 
 
 class StartupError(Exception):
@@ -229,8 +230,12 @@ def _one_line(exc: BaseException) -> str:
 async def _shutdown(runtime: Runtime) -> None:
     with anyio.CancelScope(shield=True):
         if runtime.bot is not None:
-            # Stop receiving events first, then flush what the cogs hold in memory (XP deltas).
+            # Stop receiving events first, let handed-off work finish (a cancelled database write can leave a
+            # connection that hangs the engine's close), then flush what the cogs hold in memory (XP deltas).
             await runtime.bot.close()
+            left = await runtime.bot.wait_background(BACKGROUND_GRACE)
+            if left:
+                log.warning("%d background task(s) still running after %.0f s; cancelling them", left, BACKGROUND_GRACE)
             for hook in runtime.bot.services.extras.get("shutdown_hooks", []):
                 try:
                     await hook()

@@ -8,9 +8,8 @@ runner's task group, so a burst of spam never holds up the next message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import nextcord
@@ -109,22 +108,9 @@ class AntispamEvents(commands.Cog):
             len(plan.delete),
             list(plan.strike_member_ids),
         )
-        self.background(
+        self.bot.background(
             self.enforce, guild.id, message.channel.id, member.id, verdict, plan.delete, plan.strike_member_ids, config
         )
-
-    def background(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        async def guarded() -> None:
-            try:
-                await fn(*args)
-            except Exception:  # an escaping error would cancel the whole runner's task group
-                log.exception("anti-spam background task %s failed", getattr(fn, "__name__", fn))
-
-        task_group = self.bot.services.extras.get("task_group")
-        if task_group is not None:
-            task_group.start_soon(guarded)
-        else:  # a bot built outside the runner (a script or REPL)
-            self.bot.loop.create_task(guarded())
 
     # -- acting on a verdict -------------------------------------------------------------------------------------
 
@@ -207,7 +193,7 @@ class AntispamEvents(commands.Cog):
         sent = await _actions.send_warning(self.bot, channel_id, member_id, text)
         if isinstance(sent, str):
             return sent
-        self.background(_actions.delete_later, sent, self.warning_lifetime)
+        self.bot.background(_actions.delete_later, sent, self.warning_lifetime)
         return None
 
 

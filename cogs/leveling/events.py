@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import nextcord
 from nextcord.ext import commands
@@ -43,7 +42,7 @@ class LevelingEvents(commands.Cog):
         )
         change = await self.service.on_message(info)
         if change is not None and change.leveled_up:
-            self._background(self.on_level_up(author, change, message.channel))
+            self.bot.background(self.on_level_up, author, change, message.channel)
 
     async def on_level_up(
         self, member: nextcord.Member, change: LevelChange, channel: nextcord.abc.Messageable | None
@@ -78,18 +77,3 @@ class LevelingEvents(commands.Cog):
         if not settings.keep_xp_on_leave:
             await self.service.purge_member(payload.guild_id, payload.user.id)
             log.info("guild %s: purged the XP of %s, who left", payload.guild_id, payload.user.id)
-
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Level-up side effects run in the runner's task group so the message pipeline never waits on Discord."""
-        task_group = self.bot.services.extras.get("task_group")
-        if task_group is not None:
-            task_group.start_soon(_logged, coro)
-        else:  # a bot built outside the runner (a script or REPL)
-            self.bot.loop.create_task(_logged(coro))
-
-
-async def _logged(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        await coro
-    except Exception:
-        log.exception("level-up handling failed")

@@ -72,24 +72,11 @@ class LLMEvents(commands.Cog):
         )
         if not cooldown.allowed:
             log.info("llm: %s in guild %s is cooling down", facts.author_id, key)
-            self.background(self._answer_briefly, message, cooldown.message)
+            self.bot.background(self._answer_briefly, message, cooldown.message)
             return
         self.cooldowns.mark(key, facts.author_id, now)
         ctx.notes["llm_trigger"] = trigger.value
-        self.background(self.respond, message, trigger, quota_settings, ctx.notes.get(SAFETY_HOLD))
-
-    def background(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        async def guarded() -> None:
-            try:
-                await fn(*args)
-            except Exception:  # an escaping error would cancel the runner's whole task group
-                log.exception("llm background task %s failed", getattr(fn, "__name__", fn))
-
-        task_group = self.bot.services.extras.get("task_group")
-        if task_group is not None:
-            task_group.start_soon(guarded)
-        else:  # a bot built outside the runner (a script or REPL)
-            self.bot.loop.create_task(guarded())
+        self.bot.background(self.respond, message, trigger, quota_settings, ctx.notes.get(SAFETY_HOLD))
 
     # -- the background task -------------------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -105,28 +104,15 @@ class SafetyEvents(commands.Cog):
                 plan = action_for(cached, settings)
                 hold.resolve(plan)
                 if cached.unsafe:
-                    self.background(self.act, message, cached, plan, settings)
+                    self.bot.background(self.act, message, cached, plan, settings)
                 return
-        self.background(self.scan_and_act, message, settings, hold)
+        self.bot.background(self.scan_and_act, message, settings, hold)
 
     @commands.Cog.listener()
     async def on_message_edit(self, before: nextcord.Message, after: nextcord.Message) -> None:
         # Post something harmless, then edit the scam in: an edit with new text is scanned like a new message.
         if before.content != after.content:
             await self.message_stage(after, MessageContext())
-
-    def background(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        async def guarded() -> None:
-            try:
-                await fn(*args)
-            except Exception:  # an escaping error would cancel the runner's whole task group
-                log.exception("safety background task %s failed", getattr(fn, "__name__", fn))
-
-        task_group = self.bot.services.extras.get("task_group")
-        if task_group is not None:
-            task_group.start_soon(guarded)
-        else:  # a bot built outside the runner (a script or REPL)
-            self.bot.loop.create_task(guarded())
 
     # -- the background task -------------------------------------------------------------------------------------
 
