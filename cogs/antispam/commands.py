@@ -16,6 +16,7 @@ from nextcord.ext import commands
 
 from bot.antispam import Rule, SpamSettings
 from bot.db.moderation import count_live_strikes, list_mod_actions, pardon_strikes, record_mod_action
+from cogs._admin import MANAGE_SERVER, reply, require_admin
 from cogs.antispam._logic import describe_punishment, format_duration, punishment_for
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = nextcord.AllowedMentions.none()
 TEXT_CHANNELS = [
     nextcord.ChannelType.text,
     nextcord.ChannelType.news,
@@ -32,15 +32,6 @@ TEXT_CHANNELS = [
     nextcord.ChannelType.private_thread,
     nextcord.ChannelType.news_thread,
 ]
-
-
-async def _reply(interaction: nextcord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
-
-
-def _allowed(interaction: nextcord.Interaction) -> bool:
-    perms = interaction.permissions  # the invoker's resolved permissions in this channel, sent by Discord
-    return interaction.guild_id is not None and (perms.manage_guild or perms.administrator)
 
 
 async def _lift_timeout(member: nextcord.Member, *, by: object) -> str:
@@ -94,7 +85,7 @@ class AntispamCommands(commands.Cog):
     @nextcord.slash_command(
         name="antispam",
         description="Anti-spam settings and strikes.",
-        default_member_permissions=nextcord.Permissions(manage_guild=True),
+        default_member_permissions=MANAGE_SERVER,
         contexts=[nextcord.InteractionContextType.guild],
     )
     async def antispam(self, interaction: nextcord.Interaction) -> None:
@@ -105,7 +96,7 @@ class AntispamCommands(commands.Cog):
         if not await self._check(interaction):
             return
         config = await self.store.get(interaction.guild_id)  # type: ignore[arg-type]
-        await _reply(interaction, describe_settings(config.spam, config.modlog_channel_id))
+        await reply(interaction, describe_settings(config.spam, config.modlog_channel_id))
 
     @antispam.subcommand(name="set", description="Change one threshold, or switch a rule on/off.")
     async def set_(
@@ -122,7 +113,7 @@ class AntispamCommands(commands.Cog):
         try:
             updated = current.spam.with_setting(key, value)  # validated by SpamSettings.from_dict
         except ValueError as exc:
-            await _reply(interaction, f"Not changed: {exc}")
+            await reply(interaction, f"Not changed: {exc}")
             return
         await self.store.update(guild_id, spam=updated)
         if key in Rule._value2member_map_:
@@ -130,7 +121,7 @@ class AntispamCommands(commands.Cog):
         else:
             shown = _shown(updated.to_dict()[key])
         log.info("guild %s: %s set anti-spam %s to %s", guild_id, interaction.user.id, key, shown)  # type: ignore[union-attr]
-        await _reply(interaction, f"Anti-spam `{key}` is now `{shown}`; it applies from the next message.")
+        await reply(interaction, f"Anti-spam `{key}` is now `{shown}`; it applies from the next message.")
 
     @antispam.subcommand(name="modlog", description="Where anti-spam actions are posted (leave empty to stop).")
     async def modlog(
@@ -144,7 +135,7 @@ class AntispamCommands(commands.Cog):
             return
         channel_id = channel.id if channel is not None else None
         await self.store.update(interaction.guild_id, modlog_channel_id=channel_id)  # type: ignore[arg-type]
-        await _reply(interaction, f"Anti-spam actions go to <#{channel_id}>." if channel_id else "Mod log turned off.")
+        await reply(interaction, f"Anti-spam actions go to <#{channel_id}>." if channel_id else "Mod log turned off.")
 
     @antispam.subcommand(name="exempt", description="Roles and channels anti-spam ignores.")
     async def exempt(self, interaction: nextcord.Interaction) -> None:
@@ -193,7 +184,7 @@ class AntispamCommands(commands.Cog):
                 + (f" ({action.rule})" if action.rule else "")
                 + (f" by <@{action.moderator_id}>" if action.moderator_id else "")
             )
-        await _reply(interaction, "\n".join(lines))
+        await reply(interaction, "\n".join(lines))
 
     @antispam.subcommand(name="pardon", description="Clear a member's anti-spam strikes.")
     async def pardon(
@@ -214,15 +205,12 @@ class AntispamCommands(commands.Cog):
         self.events.gate.forget(guild_id, member.id)
         self.events.detector.forget_member(guild_id, member.id)
         lifted = await _lift_timeout(member, by=interaction.user)
-        await _reply(interaction, f"Pardoned <@{member.id}>: {cleared} strike(s) cleared{lifted}.")
+        await reply(interaction, f"Pardoned <@{member.id}>: {cleared} strike(s) cleared{lifted}.")
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
     async def _check(self, interaction: nextcord.Interaction) -> bool:
-        if _allowed(interaction):
-            return True
-        await _reply(interaction, "You need the Manage Server permission to use /antispam.")
-        return False
+        return await require_admin(interaction, "You need the Manage Server permission to use /antispam.")
 
     async def _exempt(
         self,
@@ -235,7 +223,7 @@ class AntispamCommands(commands.Cog):
         if not await self._check(interaction):
             return
         if role is None and channel is None:
-            await _reply(interaction, "Name a role, a channel, or both.")
+            await reply(interaction, "Name a role, a channel, or both.")
             return
         guild_id: int = interaction.guild_id  # type: ignore[assignment]
         spam = (await self.store.get(guild_id)).spam
@@ -254,8 +242,8 @@ class AntispamCommands(commands.Cog):
         try:
             updated = SpamSettings.from_dict(data)
         except ValueError as exc:  # cannot happen with ids from Discord, but never half-apply
-            await _reply(interaction, f"Not changed: {exc}")
+            await reply(interaction, f"Not changed: {exc}")
             return
         await self.store.update(guild_id, spam=updated)
         verb = "now ignores" if add else "no longer ignores"
-        await _reply(interaction, f"Anti-spam {verb} {' and '.join(done)}.")
+        await reply(interaction, f"Anti-spam {verb} {' and '.join(done)}.")

@@ -9,23 +9,13 @@ from typing import TYPE_CHECKING, Any
 import nextcord
 from nextcord.ext import commands
 
+from cogs._admin import GUILD_ONLY, MANAGE_SERVER, require_admin
 from cogs.events.settings import MAX_TEMPLATE_LENGTH, EventsSettings, EventsSettingsError, EventsStore
 
 if TYPE_CHECKING:
     from bot.gateway import StewardBot
 
 # Hidden from members without Manage Server by default; `_require_admin` re-checks because admins can override it.
-ADMIN = nextcord.Permissions(manage_guild=True)
-GUILD_ONLY = [nextcord.InteractionContextType.guild]
-NOT_ADMIN = "You need the Manage Server permission to do that."
-
-
-async def _require_admin(interaction: nextcord.Interaction) -> bool:
-    perms = interaction.permissions
-    if interaction.guild_id is not None and (perms.manage_guild or perms.administrator):
-        return True
-    await interaction.response.send_message(NOT_ADMIN, ephemeral=True)
-    return False
 
 
 def settings_lines(settings: EventsSettings) -> list[str]:
@@ -46,7 +36,10 @@ class EventsCommands(commands.Cog):
         self.store = store
 
     @nextcord.slash_command(
-        name="events", description="Community events setup.", default_member_permissions=ADMIN, contexts=GUILD_ONLY
+        name="events",
+        description="Community events setup.",
+        default_member_permissions=MANAGE_SERVER,
+        contexts=GUILD_ONLY,
     )
     async def events(self, interaction: nextcord.Interaction) -> None:
         pass
@@ -57,7 +50,7 @@ class EventsCommands(commands.Cog):
 
     @config.subcommand(name="show", description="Show the settings.")
     async def show(self, interaction: nextcord.Interaction) -> None:
-        if not await _require_admin(interaction) or interaction.guild_id is None:
+        if not await require_admin(interaction) or interaction.guild_id is None:
             return
         settings = await self.store.settings(interaction.guild_id)
         embed = nextcord.Embed(title="Community events", description="\n".join(settings_lines(settings)))
@@ -119,7 +112,7 @@ class EventsCommands(commands.Cog):
         await self._configure(interaction, {"audit_channel_id": None if off or channel is None else channel.id})
 
     async def _configure(self, interaction: nextcord.Interaction, changes: dict[str, Any]) -> None:
-        if not await _require_admin(interaction) or interaction.guild_id is None:
+        if not await require_admin(interaction) or interaction.guild_id is None:
             return
         change: Callable[[EventsSettings], EventsSettings] = lambda s: dataclasses.replace(s, **changes)  # noqa: E731
         try:

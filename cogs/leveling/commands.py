@@ -21,6 +21,7 @@ from bot.leveling import (
     progress,
 )
 from bot.rankcard import render_rank_card
+from cogs._admin import GUILD_ONLY, MANAGE_SERVER, require_admin
 from cogs.leveling._discord import fetch_avatar, sync_reward_roles
 from cogs.leveling._format import PER_PAGE, leaderboard_lines, rewards_lines, settings_lines
 from cogs.leveling._service import MAX_ADMIN_XP, AdminOp, LevelingService
@@ -30,20 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Discord hides admin commands from members without Manage Server; `_require_admin` re-checks at run time
-# because a server admin can override the default in the integration settings.
-ADMIN = nextcord.Permissions(manage_guild=True)
 MAX_LEVEL = 1000
-GUILD_ONLY = [nextcord.InteractionContextType.guild]
-NOT_ADMIN = "You need the Manage Server permission to do that."
-
-
-async def _require_admin(interaction: nextcord.Interaction) -> bool:
-    perms = interaction.permissions
-    if interaction.guild_id is not None and (perms.manage_guild or perms.administrator):
-        return True
-    await interaction.response.send_message(NOT_ADMIN, ephemeral=True)
-    return False
 
 
 class LevelingCommands(commands.Cog):
@@ -97,7 +85,7 @@ class LevelingCommands(commands.Cog):
 
     # --- /xp (admin) ----------------------------------------------------------------------------------------
     @nextcord.slash_command(
-        name="xp", description="Change members' XP.", default_member_permissions=ADMIN, contexts=GUILD_ONLY
+        name="xp", description="Change members' XP.", default_member_permissions=MANAGE_SERVER, contexts=GUILD_ONLY
     )
     async def xp(self, interaction: nextcord.Interaction) -> None:
         pass
@@ -130,7 +118,7 @@ class LevelingCommands(commands.Cog):
         await self._admin_xp(interaction, member, "set", amount)
 
     async def _admin_xp(self, interaction: nextcord.Interaction, member: nextcord.Member, op: AdminOp, n: int) -> None:
-        if not await _require_admin(interaction):
+        if not await require_admin(interaction):
             return
         if member.bot:
             await interaction.response.send_message("Bots do not earn XP.", ephemeral=True)
@@ -146,7 +134,7 @@ class LevelingCommands(commands.Cog):
 
     # --- /levels (admin) ------------------------------------------------------------------------------------
     @nextcord.slash_command(
-        name="levels", description="Leveling setup.", default_member_permissions=ADMIN, contexts=GUILD_ONLY
+        name="levels", description="Leveling setup.", default_member_permissions=MANAGE_SERVER, contexts=GUILD_ONLY
     )
     async def levels(self, interaction: nextcord.Interaction) -> None:
         pass
@@ -162,7 +150,7 @@ class LevelingCommands(commands.Cog):
         level: int = nextcord.SlashOption(description="Level", min_value=1, max_value=MAX_LEVEL),
         role: nextcord.Role = nextcord.SlashOption(description="Role to give"),
     ) -> None:
-        if not await _require_admin(interaction):
+        if not await require_admin(interaction):
             return
         if not role.is_assignable():
             await interaction.response.send_message(
@@ -178,7 +166,7 @@ class LevelingCommands(commands.Cog):
         interaction: nextcord.Interaction,
         level: int = nextcord.SlashOption(description="Level", min_value=1, max_value=MAX_LEVEL),
     ) -> None:
-        if not await _require_admin(interaction) or interaction.guild_id is None:
+        if not await require_admin(interaction) or interaction.guild_id is None:
             return
         removed = await self.service.store.remove_reward(interaction.guild_id, level)
         text = f"Level {level} no longer gives a role." if removed else f"Level {level} had no reward."
@@ -186,7 +174,7 @@ class LevelingCommands(commands.Cog):
 
     @reward.subcommand(name="list", description="Show the level rewards.")
     async def reward_list(self, interaction: nextcord.Interaction) -> None:
-        if not await _require_admin(interaction) or interaction.guild_id is None:
+        if not await require_admin(interaction) or interaction.guild_id is None:
             return
         rewards = await self.service.store.rewards(interaction.guild_id)
         settings = await self.service.store.settings(interaction.guild_id)
@@ -203,7 +191,7 @@ class LevelingCommands(commands.Cog):
         ),
     ) -> None:
         guild = interaction.guild
-        if not await _require_admin(interaction) or guild is None:
+        if not await require_admin(interaction) or guild is None:
             return
         await interaction.response.defer(ephemeral=True)
         settings = await self.service.store.settings(guild.id)
@@ -232,7 +220,7 @@ class LevelingCommands(commands.Cog):
 
     @config.subcommand(name="show", description="Show the leveling settings.")
     async def config_show(self, interaction: nextcord.Interaction) -> None:
-        if not await _require_admin(interaction) or interaction.guild_id is None:
+        if not await require_admin(interaction) or interaction.guild_id is None:
             return
         settings = await self.service.store.settings(interaction.guild_id)
         embed = nextcord.Embed(title="Leveling settings", description="\n".join(settings_lines(settings)))
@@ -326,7 +314,7 @@ class LevelingCommands(commands.Cog):
     async def _configure(
         self, interaction: nextcord.Interaction, change: Callable[[LevelingSettings], LevelingSettings]
     ) -> None:
-        if not await _require_admin(interaction) or interaction.guild_id is None:
+        if not await require_admin(interaction) or interaction.guild_id is None:
             return
         try:
             settings = await self.service.store.update(interaction.guild_id, change)

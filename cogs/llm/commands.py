@@ -18,6 +18,7 @@ from nextcord.ext import commands
 from bot.db.llm_usage import get_llm_usage
 from bot.llm.quota import usage_day
 from bot.llm.settings import LLMGuildSettings
+from cogs._admin import MANAGE_SERVER, reply, require_admin
 from cogs.llm.settings import GuildSettingsStore, parse_setting, shown
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = nextcord.AllowedMentions.none()
-NOT_ADMIN = "You need the Manage Server permission to do that."
 LISTS = {
     "chat_channels": "chat_channel_ids",
     "allowed_users": "allowed_user_ids",
@@ -36,18 +35,6 @@ LISTS = {
     "allowed_channels": "allowed_channel_ids",
     "blocked_channels": "blocked_channel_ids",
 }
-
-
-async def reply(interaction: nextcord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
-
-
-async def require_admin(interaction: nextcord.Interaction) -> bool:
-    perms = interaction.permissions
-    if interaction.guild_id is not None and (perms.manage_guild or perms.administrator):
-        return True
-    await reply(interaction, NOT_ADMIN)
-    return False
 
 
 def describe(settings: LLMGuildSettings, *, endpoint: bool) -> str:
@@ -82,7 +69,7 @@ class LLMCommands(commands.Cog):
     @nextcord.slash_command(
         name="llm",
         description="AI replies: settings and usage.",
-        default_member_permissions=nextcord.Permissions(manage_guild=True),
+        default_member_permissions=MANAGE_SERVER,
         contexts=[nextcord.InteractionContextType.guild],
     )
     async def llm(self, interaction: nextcord.Interaction) -> None:

@@ -15,6 +15,7 @@ from nextcord.ext import commands
 
 from bot.safety.gate import action_for
 from bot.safety.settings import SafetyGuildSettings
+from cogs._admin import MANAGE_SERVER, NO_PINGS, reply, require_admin
 from cogs.safety._report import planned_text
 from cogs.safety.events import SafetyEvents, ScanFailed
 from cogs.safety.settings import SafetyStore, parse_setting, shown
@@ -24,21 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = nextcord.AllowedMentions.none()
-NOT_ADMIN = "You need the Manage Server permission to do that."
 MAX_TEST_TEXT = 2000
-
-
-async def reply(interaction: nextcord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
-
-
-async def require_admin(interaction: nextcord.Interaction) -> bool:
-    perms = interaction.permissions
-    if interaction.guild_id is not None and (perms.manage_guild or perms.administrator):
-        return True
-    await reply(interaction, NOT_ADMIN)
-    return False
 
 
 def describe(settings: SafetyGuildSettings) -> str:
@@ -73,7 +60,7 @@ class SafetyCommands(commands.Cog):
     @nextcord.slash_command(
         name="safety",
         description="Safety scans: settings and a test.",
-        default_member_permissions=nextcord.Permissions(manage_guild=True),
+        default_member_permissions=MANAGE_SERVER,
         contexts=[nextcord.InteractionContextType.guild],
     )
     async def safety(self, interaction: nextcord.Interaction) -> None:
