@@ -125,19 +125,23 @@ class LLMEvents(commands.Cog):
         )
         live = LiveReply(message)
         log.info("llm: answering %s (%s, %d context message(s))", message.id, trigger.value, len(chain))
+        failure: str | None = None
         try:
             envelope = await self._run_with_typing(message.channel, live, payload, str(message.author.id))
         except JobTimeout:
             log.warning("llm: no answer for %s within the wait timeout", message.id)
-            await self._fail(live, "job timed out", settings)
-            return
+            failure = "job timed out"
         except QueueUnavailable:
-            await self._fail(live, "the AI service is busy (queue unavailable)", settings)
-            return
-        if envelope.get("status") != "ok":
-            error = str(envelope.get("error") or "unknown error")
-            log.warning("llm: job for %s failed: %s", message.id, error)
-            await self._fail(live, error, settings)
+            failure = "the AI service is busy (queue unavailable)"
+        else:
+            if envelope.get("status") != "ok":
+                failure = str(envelope.get("error") or "unknown error")
+                log.warning("llm: job for %s failed: %s", message.id, failure)
+        if failure is not None:
+            if engine is not None:  # a question the bot could not answer does not use up the member's day
+                with anyio.CancelScope(shield=True), anyio.move_on_after(DB_GRACE):
+                    await record_usage(engine, key, message.author.id, now, requests=-1)
+            await self._fail(live, failure, settings)
             return
         # Token metrics are counted where the worker runs the job (bot/ops/instrument.py), not here.
         if engine is not None:

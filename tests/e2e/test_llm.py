@@ -312,6 +312,22 @@ async def test_provider_errors_become_one_short_line_or_silence(
     assert "HTTP 500" in caplog.text  # the details are in the log
 
 
+async def test_a_failed_answer_does_not_use_up_the_quota(
+    emulator: Emulator, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    world = make_world(emulator)
+    fake_openai.script(error(500, "provider outage"), reply("here you go"))
+    async with steward(emulator, tmp_path, fake_openai):
+        await configure(emulator, world, user_cooldown=0, user_requests_per_day=1)
+        first = await emulator.post_message(world.channel_id, world.alice_id, mention(emulator, "hello?"))
+        assert (await answer_to(emulator, first)).content.startswith("Sorry, I couldn't answer that")
+        again = await emulator.post_message(world.channel_id, world.alice_id, mention(emulator, "hello again?"))
+        assert (await answer_to(emulator, again)).content == "here you go"
+        spent = await emulator.post_message(world.channel_id, world.alice_id, mention(emulator, "one more?"))
+        assert (await answer_to(emulator, spent)).content.startswith("You have used today's questions")
+    assert len(fake_openai.chat_requests) == 2
+
+
 async def test_default_cogs_load_together_and_spam_never_reaches_the_model(
     emulator: Emulator, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
