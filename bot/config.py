@@ -79,7 +79,7 @@ class QueueSettings:
 class DatabaseSettings:
     url: str = _secret()  # empty: sqlite+aiosqlite:///<data_dir>/steward.db
     allow_experimental_postgres: bool = False  # read for old deployments; Postgres needs no flag any more
-    message_retention_days: int = 30
+    message_retention_days: int = 30  # stored message content older than this is purged (every 6 h)
 
 
 @dataclass
@@ -350,6 +350,7 @@ def validate(cfg: Config) -> None:
         "queue.worker_concurrency": cfg.queue.worker_concurrency,
         "queue.result_ttl": cfg.queue.result_ttl,
         "queue.max_attempts": cfg.queue.max_attempts,
+        "database.message_retention_days": cfg.database.message_retention_days,
     }
     for key, value in positive.items():
         if value < 1:

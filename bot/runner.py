@@ -21,6 +21,7 @@ import anyio
 import anyio.abc
 
 from bot.config import Config, ConfigError, Role, mask_url
+from bot.db.message_log import run_retention
 from bot.jobclient import JobClient
 from bot.ops.instrument import instrument_handlers, instrument_queue
 from bot.ops.service import start_ops, stop_ops
@@ -147,6 +148,7 @@ async def _start(runtime: Runtime, tg: anyio.abc.TaskGroup, *, migrate: bool) ->
     if role in ("all", "gateway"):
         runtime.jobs = JobClient(runtime.queue, config, tg, fallback=fallback)
         runtime.db = await _open_database(config, migrate=migrate)
+        tg.start_soon(run_retention, runtime.db, config.database.message_retention_days)
         await _start_gateway(runtime, tg)
     await start_ops(runtime, tg)  # /metrics + /healthz, queue-depth gauge, started alert
 

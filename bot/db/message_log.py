@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +14,9 @@ from bot.db.schema import message_log, safety_flags
 from bot.db.upsert import insert_for
 
 DEFAULT_RETENTION_DAYS = 30
+RETENTION_INTERVAL = 6 * 3600.0  # seconds between two purges; the first runs at start
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +81,16 @@ async def purge_messages_older_than(
             .values(content=None)
         )
     return deleted
+
+
+async def run_retention(engine: AsyncEngine, days: int, interval: float = RETENTION_INTERVAL) -> None:
+    """The purge job: at start and then every `interval` seconds, until cancelled. Idempotent, so several gateway
+    processes may each run it."""
+    while True:
+        try:
+            deleted = await purge_messages_older_than(engine, days)
+            if deleted:
+                log.info("retention: deleted %d stored message(s) older than %d day(s)", deleted, days)
+        except Exception:
+            log.exception("retention purge failed; it runs again in %.0f s", interval)
+        await anyio.sleep(interval)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import anyio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.guild_settings import get_all_settings, get_settings, set_settings
 from bot.db.level_rewards import LevelReward, add_level_reward, list_level_rewards, remove_level_reward
 from bot.db.llm_usage import Usage, get_llm_usage, increment_llm_usage
-from bot.db.message_log import log_message, purge_messages_older_than, recent_messages
+from bot.db.message_log import log_message, purge_messages_older_than, recent_messages, run_retention
 from bot.db.moderation import (
     add_strike,
     count_live_strikes,
@@ -111,3 +112,20 @@ async def test_message_log_and_retention_purge(engine: AsyncEngine) -> None:
     assert [m.message_id for m in await recent_messages(engine, 5)] == [1002, 1003]
     flags = await list_safety_flags(engine, G)
     assert len(flags) == 1 and flags[0].content is None and flags[0].categories == {"spam": 0.9}
+
+
+async def test_the_retention_job_purges_at_start_and_keeps_running(engine: AsyncEngine) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    await log_message(engine, message_id=1, guild_id=1, channel_id=2, author_id=3, content="old news", created_at=old)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_retention, engine, 30, 0.05)
+        with anyio.fail_after(5):
+            while await recent_messages(engine, 2):  # noqa: ASYNC110 - polling the database is the point
+                await anyio.sleep(0.02)
+        await log_message(  # a later one is caught by the next round
+            engine, message_id=4, guild_id=1, channel_id=2, author_id=3, content="also old", created_at=old
+        )
+        with anyio.fail_after(5):
+            while await recent_messages(engine, 2):  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        tg.cancel_scope.cancel()
