@@ -15,6 +15,7 @@ from bot.db.upsert import insert_for
 
 DEFAULT_RETENTION_DAYS = 30
 RETENTION_INTERVAL = 6 * 3600.0  # seconds between two purges; the first runs at start
+PURGE_GRACE = 30.0  # seconds one purge may take, even once shutdown began
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,11 @@ async def run_retention(engine: AsyncEngine, days: int, interval: float = RETENT
     processes may each run it."""
     while True:
         try:
-            deleted = await purge_messages_older_than(engine, days)
+            deleted = 0
+            # Shielded: a query cancelled half-way (shutdown right after start) leaves an aiosqlite connection
+            # whose forced close hangs the engine's dispose; the bound keeps a stuck database from holding shutdown.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(PURGE_GRACE):
+                deleted = await purge_messages_older_than(engine, days)
             if deleted:
                 log.info("retention: deleted %d stored message(s) older than %d day(s)", deleted, days)
         except Exception:
