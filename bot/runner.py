@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_WORKERS = 1  # one worker task with `worker_concurrency` slots is plenty on one box
 BACKGROUND_GRACE = 5.0  # seconds the gateway's handed-off tasks get to finish at shutdown
+SHUTDOWN_SLACK = 15.0  # on top of the grace periods, before the watchdog gives up on an orderly exit
 
 
 class StartupError(Exception):
@@ -107,6 +110,8 @@ async def serve(
                 await on_started(runtime)
             await runtime.stopping.wait()
             log.info("shutting down (%s)", role)
+            if handle_signals:  # a real `bot run` process, not a bot embedded in tests or the console
+                _exit_if_shutdown_hangs(config.queue.shutdown_grace + BACKGROUND_GRACE + SHUTDOWN_SLACK)
             await _shutdown(runtime)
             tg.cancel_scope.cancel()
     finally:
@@ -248,6 +253,22 @@ async def _shutdown(runtime: Runtime) -> None:
         with anyio.move_on_after(runtime.config.queue.shutdown_grace + 5):
             for worker in runtime.workers:
                 await worker.finished.wait()
+
+
+def _exit_if_shutdown_hangs(seconds: float) -> None:
+    """A watchdog for the last resort: if the orderly shutdown has not ended the process after `seconds`, exit
+    anyway (code 1). A database query cut off half-way can leave an aiosqlite future that never resolves, and asyncio
+    then waits on it for ever; a process that stops by itself (a refused token) would hang instead of letting
+    systemd or Docker restart it."""
+
+    def hard_exit() -> None:
+        log.error("shutdown did not finish within %.0f s; exiting without waiting any longer", seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, hard_exit)
+    timer.daemon = True  # a normal exit does not wait for it
+    timer.start()
 
 
 async def _close(runtime: Runtime) -> None:
