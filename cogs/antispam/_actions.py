@@ -77,16 +77,18 @@ async def punish(bot: StewardBot, guild_id: int, user_id: int, punishment: Punis
     return None
 
 
-async def send_warning(bot: StewardBot, channel_id: int, user_id: int, text: str) -> nextcord.Message | str:
-    """Post a warning that pings only this member; returns the message, or an error line."""
+async def send_warning(bot: StewardBot, channel_id: int, user_ids: list[int], text: str) -> nextcord.Message | str:
+    """Post one warning that pings exactly these members (several for a raid); returns the message, or an error."""
     channel = bot.get_partial_messageable(channel_id)
     try:
         return await channel.send(
-            f"<@{user_id}> {text}",
-            allowed_mentions=nextcord.AllowedMentions(everyone=False, roles=False, users=[nextcord.Object(user_id)]),
+            f"{' '.join(f'<@{u}>' for u in user_ids)} {text}",
+            allowed_mentions=nextcord.AllowedMentions(
+                everyone=False, roles=False, users=[nextcord.Object(u) for u in user_ids]
+            ),
         )
     except nextcord.HTTPException as exc:
-        log.warning("could not warn member %s in channel %s: %s", user_id, channel_id, _error(exc))
+        log.warning("could not warn member(s) %s in channel %s: %s", user_ids, channel_id, _error(exc))
         return _error(exc)
 
 

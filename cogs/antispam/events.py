@@ -129,11 +129,16 @@ class AntispamEvents(commands.Cog):
         deleted = await _actions.delete_messages(self.bot, delete, reason) if delete else 0
         if deleted:
             metrics.SPAM_ACTIONS.labels(rule=rule.value, action="delete").inc(deleted)
+        warnings: dict[str, list[int]] = {}  # warning text -> members: a raid gets one message, not one per account
         for member_id in strike_member_ids:
             try:
-                await self.strike(guild_id, channel_id, member_id, rule, verdict, deleted, config)
+                await self.strike(guild_id, channel_id, member_id, rule, verdict, deleted, config, warnings)
             except Exception:  # one member's failure (e.g. the database hiccups) must not spare the others
                 log.exception("guild %s: striking member %s failed", guild_id, member_id)
+        for text, member_ids in warnings.items():
+            sent = await _actions.send_warning(self.bot, channel_id, member_ids, text)
+            if not isinstance(sent, str):
+                self.bot.background(_actions.delete_later, sent, self.warning_lifetime)
 
     async def strike(
         self,
@@ -144,7 +149,9 @@ class AntispamEvents(commands.Cog):
         verdict: Verdict,
         deleted: int,
         config: GuildAntispam,
+        warnings: dict[str, list[int]],
     ) -> None:
+        """Add a strike and apply its rung; a warning is added to `warnings` for the caller to post."""
         settings = config.spam
         now = datetime.now(UTC)
         async with self._strike_lock:
@@ -154,7 +161,11 @@ class AntispamEvents(commands.Cog):
         number = live + 1
         punishment = punishment_for(number, settings)
         reason = f"{reason_text(verdict.rules, deleted)}; strike {number}"
-        error = await self.apply(guild_id, channel_id, member_id, punishment, number, settings, rule)
+        error = None
+        if punishment.kind == "warn":
+            warnings.setdefault(self._warning_text(number, settings, rule), []).append(member_id)
+        else:
+            error = await _actions.punish(self.bot, guild_id, member_id, punishment, f"anti-spam: {rule.value}")
         if punishment.kind in ("kick", "ban") and error is None:
             self.detector.forget_member(guild_id, member_id)
         await record_mod_action(
@@ -174,27 +185,13 @@ class AntispamEvents(commands.Cog):
             )
             await _actions.post_modlog(self.bot, config.modlog_channel_id, embed)
 
-    async def apply(
-        self,
-        guild_id: int,
-        channel_id: int,
-        member_id: int,
-        punishment: Punishment,
-        number: int,
-        settings: SpamSettings,
-        rule: Rule,
-    ) -> str | None:
-        if punishment.kind != "warn":
-            return await _actions.punish(self.bot, guild_id, member_id, punishment, f"anti-spam: {rule.value}")
+    @staticmethod
+    def _warning_text(number: int, settings: SpamSettings, rule: Rule) -> str:
         following = punishment_for(number + 1, settings)
         text = f"please stop {RULE_LABELS[rule]}: your message was removed."
         if following.kind != "warn":
             text += f" Next time: {describe_punishment(following)}."
-        sent = await _actions.send_warning(self.bot, channel_id, member_id, text)
-        if isinstance(sent, str):
-            return sent
-        self.bot.background(_actions.delete_later, sent, self.warning_lifetime)
-        return None
+        return text
 
 
 def modlog_embed(

@@ -205,6 +205,13 @@ async def test_raid_of_three_accounts_posting_one_link_loses_every_copy(emulator
         assert all(e["title"] == "Anti-spam: warn" for e in embeds)
         assert all("raid" in field_value(e, "Rules") for e in embeds)
         assert all(m.pinged_user_ids == [] and not m.mention_everyone for m in emulator.messages(modlog.id))
+        # One warning for the whole raid, pinging exactly the three accounts, not one message per account.
+        await emulator.wait_for_message(world.channel_id, since=third, predicate=lambda m: "please stop" in m.content)
+        await settle()
+        warnings = [m for m in emulator.messages(world.channel_id) if "please stop" in m.content]
+        assert len(warnings) == 1 and not [m for m in emulator.messages(other.id) if "please stop" in m.content]
+        assert sorted(warnings[0].pinged_user_ids) == sorted([world.alice_id, world.bob_id, carol_id])
+        assert warnings[0].allowed_mentions["parse"] == [] and not warnings[0].mention_everyone
 
 
 async def test_admins_moderators_bots_and_exemptions_are_never_punished(emulator: Emulator, tmp_path: Path) -> None:
