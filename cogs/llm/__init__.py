@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from bot.gateway import STAGE_LLM
 from bot.llm.settings import LLMGuildSettings
+from cogs._settings import GuildSettingsStore
 from cogs.llm.commands import LLMCommands
 from cogs.llm.events import LLMEvents
-from cogs.llm.settings import GuildSettingsStore
 
 if TYPE_CHECKING:
     from bot.gateway import StewardBot

@@ -19,7 +19,7 @@ from bot.db.llm_usage import get_llm_usage
 from bot.llm.quota import usage_day
 from bot.llm.settings import LLMGuildSettings
 from cogs._admin import MANAGE_SERVER, reply, require_admin
-from cogs.llm.settings import GuildSettingsStore, parse_setting, shown
+from cogs._settings import GuildSettingsStore, change_setting, shown
 
 if TYPE_CHECKING:
     from bot.gateway import StewardBot
@@ -95,16 +95,7 @@ class LLMCommands(commands.Cog):
     ) -> None:
         if not await require_admin(interaction):
             return
-        key = setting.strip().lower()
-        try:
-            parsed = parse_setting(LLMGuildSettings, key, value)
-            updated = await self.store.update(interaction.guild_id, lambda s: s.with_setting(key, parsed))  # type: ignore[arg-type]
-        except ValueError as exc:
-            await reply(interaction, f"Not changed: {exc}")
-            return
-        now = shown(updated.to_dict()[key])
-        log.info("guild %s: %s set llm %s to %s", interaction.guild_id, interaction.user.id, key, now)  # type: ignore[union-attr]
-        await reply(interaction, f"AI replies: `{key}` is now `{now}`.")
+        await change_setting(interaction, self.store, setting, value, "AI replies")
 
     @config.subcommand(name="list", description="Add to, remove from or clear a chat-channel or allow/block list.")
     async def list_(

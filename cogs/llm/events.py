@@ -23,9 +23,9 @@ from bot.llm.payload import reply_payload, user_error_line
 from bot.llm.quota import Cooldowns, UsageSnapshot, check_quota, load_usage, record_usage, tokens_of
 from bot.llm.settings import LLMGuildSettings
 from bot.llm.triggers import Trigger, TriggerGate
+from cogs._settings import GuildSettingsStore
 from cogs.llm._reply import LiveReply, reply_mentions
 from cogs.llm._translate import message_facts, prompt_text, reply_chain
-from cogs.llm.settings import GuildSettingsStore
 from queue_backends.base import QueueUnavailable
 
 if TYPE_CHECKING:

@@ -16,9 +16,10 @@ from nextcord.ext import commands
 from bot.safety.gate import action_for
 from bot.safety.settings import SafetyGuildSettings
 from cogs._admin import MANAGE_SERVER, NO_PINGS, reply, require_admin
+from cogs._settings import change_setting
 from cogs.safety._report import planned_text
 from cogs.safety.events import SafetyEvents, ScanFailed
-from cogs.safety.settings import SafetyStore, parse_setting, shown
+from cogs.safety.settings import SafetyStore, shown
 
 if TYPE_CHECKING:
     from bot.gateway import StewardBot
@@ -85,16 +86,7 @@ class SafetyCommands(commands.Cog):
     ) -> None:
         if not await require_admin(interaction):
             return
-        key = setting.strip().lower()
-        try:
-            parsed = parse_setting(SafetyGuildSettings, key, value)
-            updated = await self.store.update(interaction.guild_id, lambda s: s.with_setting(key, parsed))  # type: ignore[arg-type]
-        except ValueError as exc:
-            await reply(interaction, f"Not changed: {exc}")
-            return
-        now = shown(updated.to_dict()[key])
-        log.info("guild %s: %s set safety %s to %s", interaction.guild_id, interaction.user.id, key, now)  # type: ignore[union-attr]
-        await reply(interaction, f"Safety: `{key}` is now `{now}`.")
+        await change_setting(interaction, self.store, setting, value, "Safety")
 
     @safety.subcommand(name="test", description="Scan a text with this server's scanner and see what would happen.")
     async def test(

@@ -1,6 +1,6 @@
 """Per-guild safety settings (`bot.safety.settings.SafetyGuildSettings`), one JSON row per guild, cached.
 
-The store and the admin-text parsing are shared with the llm cog (`cogs/llm/settings.py`).
+The store and the admin-text parsing are shared with the llm cog (`cogs/_settings.py`).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.safety.settings import SafetyGuildSettings
-from cogs.llm.settings import GuildSettingsStore, parse_setting, shown
+from cogs._settings import GuildSettingsStore, parse_setting, shown
 
 FEATURE = "safety"
 

@@ -13,7 +13,7 @@ from bot.llm.settings import LLMGuildSettings
 from bot.safety.gate import ActionPlan, action_for
 from bot.safety.settings import SafetyGuildSettings
 from bot.safety.verdict import unsafe
-from cogs.llm.settings import GuildSettingsStore, parse_setting, shown
+from cogs._settings import GuildSettingsStore, parse_setting, shown
 from cogs.safety._report import Outcome, action_record, duration_text, outcome_text, report_fields
 from cogs.safety.events import ScanHold
 

@@ -1,6 +1,7 @@
-"""Per-guild feature settings from the `guild_settings` table, cached, and typed parsing of an admin's text value.
+"""Per-guild feature settings from the `guild_settings` table, cached; typed parsing of an admin's text value; and
+the body of a `/<feature> config set <setting> <value>` command.
 
-Shared by the llm and safety cogs: both keep a frozen settings dataclass (`bot.llm.settings.LLMGuildSettings`,
+Used by cogs that keep a frozen settings dataclass (`bot.llm.settings.LLMGuildSettings`,
 `bot.safety.settings.SafetyGuildSettings`) as one JSON row per guild and change it one key at a time.
 """
 
@@ -14,10 +15,12 @@ from collections.abc import Callable
 from typing import Any, Literal, Protocol, get_args, get_origin
 
 import anyio
+import nextcord
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import guild_settings
+from cogs._admin import reply
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +159,19 @@ def shown(value: Any) -> str:
         parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else shown(v)}" for k, v in value.items()]
         return ", ".join(parts) or "none"
     return str(value) if value != "" else "(empty)"
+
+
+async def change_setting(
+    interaction: nextcord.Interaction, store: GuildSettingsStore[Any], key: str, value: str, label: str
+) -> None:
+    """Parse, validate, save and confirm one setting; a bad value is one line and nothing is saved."""
+    key = key.strip().lower()
+    try:
+        parsed = parse_setting(store.cls, key, value)
+        updated = await store.update(interaction.guild_id, lambda s: s.with_setting(key, parsed))  # type: ignore[arg-type]
+    except ValueError as exc:
+        await reply(interaction, f"Not changed: {exc}")
+        return
+    now = shown(updated.to_dict()[key])
+    log.info("guild %s: %s set %s %s to %s", interaction.guild_id, interaction.user.id, store.feature, key, now)  # type: ignore[union-attr]
+    await reply(interaction, f"{label}: `{key}` is now `{now}`.")
