@@ -191,21 +191,24 @@ async def test_streamed_chunks_and_final_result(backend: QueueBackend) -> None:
     await _with_worker(backend, body)
 
 
+# Plain Redis mode is at-most-once (a task is never delivered twice) and keeps no processing list: these two
+# properties belong to the at-least-once backends only.
+AT_LEAST_ONCE = pytest.mark.parametrize("backend", ["memory", "redis-reliable"], indirect=True)
+
+
+@AT_LEAST_ONCE
 async def test_a_job_that_ran_twice_answers_once(backend: QueueBackend) -> None:
     t = await backend.enqueue("test_echo", {})
     (d,) = await backend.take("w1", 1, timeout=1)
     assert await backend.publish_result("w1", d, {"status": "ok", "run": 1}) is True
-    if backend.name == "redis" and not backend.reliable:
-        pytest.skip("plain mode is at-most-once: a task is never delivered twice")
     assert await backend.publish_result("w2", d, {"status": "ok", "run": 2}) is False
     assert await backend.wait_for_result(t.job_id, 1) == {"status": "ok", "run": 1}
     with pytest.raises(JobTimeout):
         await backend.wait_for_result(t.job_id, 0.2)
 
 
+@AT_LEAST_ONCE
 async def test_release_returns_unfinished_tasks_to_the_head(backend: QueueBackend) -> None:
-    if backend.name == "redis" and not backend.reliable:
-        pytest.skip("plain mode keeps no processing list")
     first = await backend.enqueue("test_echo", {"n": 1})
     await backend.enqueue("test_echo", {"n": 2})
     (d,) = await backend.take("w1", 1, timeout=1)
