@@ -119,10 +119,24 @@ class StewardBot(commands.Bot):
         self._stages = [s for s in self._stages if s[1] != name]
 
     async def on_ready(self) -> None:
+        first = not self.ready_event_seen
         self.ready_event_seen = True
         log.info(
             "gateway connected as %s (%s) in %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds)
         )
+        if first and not self.config.discord.sync_commands_on_start:
+            await self._register_commands_if_none()
+
+    async def _register_commands_if_none(self) -> None:
+        from bot.ops.sync import register_on_first_start
+
+        try:
+            count = await register_on_first_start(self)
+        except nextcord.HTTPException as exc:
+            log.warning("could not check the registered slash commands (HTTP %s); run `bot sync-commands`", exc.status)
+            return
+        if count:
+            log.info("first start: registered %d slash command(s); after upgrades run `bot sync-commands`", count)
 
     async def on_message(self, message: nextcord.Message) -> None:
         if self.user is not None and message.author.id == self.user.id:

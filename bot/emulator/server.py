@@ -425,7 +425,9 @@ class Emulator:
         assert command is not None
         opts, resolved = build_options(self.world, command, guild_id, tuple(subcommand), options or {})
         interaction_id, token = self.world.ids.next(), secrets.token_urlsafe(32)
-        data: dict[str, Any] = {"id": str(command.id), "name": command.name, "type": 1, "options": opts}
+        data: dict[str, Any] = {"id": str(command.id), "name": command.name, "type": 1}
+        if opts:  # Discord leaves `options` out for a command invoked without any (nextcord's lazy load relies on it)
+            data["options"] = opts
         if resolved:
             data["resolved"] = resolved
         if command.guild_id:

@@ -144,3 +144,18 @@ def report_lines(plans: list[ScopePlan], *, dry_run: bool) -> list[str]:
     elif dry_run:
         lines.append("dry run: nothing was sent to Discord")
     return lines
+
+
+async def register_on_first_start(bot: Any) -> int:
+    """A fresh install has no commands registered, and syncing at every start is off: register the global commands
+    once, so the bot works after `bot run` alone. Returns how many were registered (0 when Discord already has some;
+    later changes are `bot sync-commands`' job). One GET per start, one PUT on the very first."""
+    app_id = bot.application_id
+    if await bot.http.get_global_commands(app_id):
+        return 0
+    commands = [c for c in bot.get_all_application_commands() if c.is_global]
+    if not commands:
+        return 0
+    plan = plan_scope(commands, [], None)
+    await bot.http.bulk_upsert_global_commands(app_id, plan.payloads)
+    return len(plan.payloads)
