@@ -27,13 +27,19 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL = 60.0  # another gateway's change shows up within this many seconds
 
 
-class FeatureSettings(Protocol):
+class StoredSettings(Protocol):
+    """A frozen settings dataclass with `to_dict()` and a `from_dict()` classmethod raising ValueError."""
+
     def to_dict(self) -> dict[str, Any]: ...
+
+
+class FeatureSettings(StoredSettings, Protocol):
+    """Settings an admin changes one key at a time (`change_setting`)."""
 
     def with_setting(self, key: str, value: Any) -> Any: ...
 
 
-class GuildSettingsStore[S: FeatureSettings]:
+class GuildSettingsStore[S: StoredSettings]:
     """Cache in front of one feature's row; `update` persists first, then swaps the cached copy."""
 
     def __init__(
@@ -162,7 +168,7 @@ def shown(value: Any) -> str:
 
 
 async def change_setting(
-    interaction: nextcord.Interaction, store: GuildSettingsStore[Any], key: str, value: str, label: str
+    interaction: nextcord.Interaction, store: GuildSettingsStore[FeatureSettings], key: str, value: str, label: str
 ) -> None:
     """Parse, validate, save and confirm one setting; a bad value is one line and nothing is saved."""
     key = key.strip().lower()

@@ -136,7 +136,7 @@ async def test_settings_changes_apply_at_once_and_persist(engine: AsyncEngine) -
     clock.now = 61
     assert await service.on_message(_msg(ALICE, "in the quiet channel")) is None
     assert await service.on_message(_msg(ALICE, "elsewhere", channel=CHANNEL + 1)) is not None
-    reread = await LevelingStore(engine).settings(G)
+    reread = await LevelingStore(engine).get(G)
     assert reread.no_xp_channel_ids == frozenset({CHANNEL})
 
 

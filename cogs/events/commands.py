@@ -52,7 +52,7 @@ class EventsCommands(commands.Cog):
     async def show(self, interaction: nextcord.Interaction) -> None:
         if not await require_admin(interaction) or interaction.guild_id is None:
             return
-        settings = await self.store.settings(interaction.guild_id)
+        settings = await self.store.get(interaction.guild_id)
         embed = nextcord.Embed(title="Community events", description="\n".join(settings_lines(settings)))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

@@ -49,7 +49,7 @@ class CommunityEvents(commands.Cog):
 
     @commands.Cog.listener()
     async def on_member_join(self, member: nextcord.Member) -> None:
-        settings = await self.store.settings(member.guild.id)
+        settings = await self.store.get(member.guild.id)
         if settings.welcome_channel_id is not None:
             await self._welcome(member, settings.welcome_channel_id, settings.welcome_template)
         if settings.autorole_id is not None and not member.bot:
@@ -113,7 +113,7 @@ class CommunityEvents(commands.Cog):
     async def _post_audit(self, guild_id: int, channel_id: int, deleted: list[DeletedMessage]) -> None:
         if not deleted:
             return
-        settings = await self.store.settings(guild_id)
+        settings = await self.store.get(guild_id)
         if settings.audit_channel_id is None or settings.audit_channel_id == channel_id:
             return
         guild = self.bot.get_guild(guild_id)

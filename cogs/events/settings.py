@@ -5,7 +5,6 @@ The dataclass is plain Python (no nextcord) so its validation is unit-tested dir
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,9 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import guild_settings
-
-log = logging.getLogger(__name__)
+from cogs._settings import GuildSettingsStore
 
 FEATURE = "events"
 DEFAULT_WELCOME = "Welcome to {server}, {user}!"
@@ -78,32 +75,8 @@ class EventsSettings:
         }
 
 
-class EventsStore:
+class EventsStore(GuildSettingsStore[EventsSettings]):
     def __init__(
         self, engine: AsyncEngine, *, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._engine = engine
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[int, tuple[float, EventsSettings]] = {}
-
-    async def settings(self, guild_id: int) -> EventsSettings:
-        entry = self._cache.get(guild_id)
-        if entry is not None and self._clock() - entry[0] < self._ttl:
-            return entry[1]
-        raw = await guild_settings.get_settings(self._engine, guild_id, FEATURE)
-        try:
-            value = EventsSettings.from_dict(raw)
-        except EventsSettingsError as exc:
-            log.warning("guild %s: stored events settings are invalid (%s); using defaults", guild_id, exc)
-            value = EventsSettings()
-        self._cache[guild_id] = (self._clock(), value)
-        return value
-
-    async def update(self, guild_id: int, change: Callable[[EventsSettings], EventsSettings]) -> EventsSettings:
-        """Apply `change` to the stored settings, save, and replace the cached copy (effective at once)."""
-        self._cache.pop(guild_id, None)
-        new = change(await self.settings(guild_id))
-        await guild_settings.set_settings(self._engine, guild_id, FEATURE, new.to_dict())
-        self._cache[guild_id] = (self._clock(), new)
-        return new
+        super().__init__(engine, FEATURE, EventsSettings, ttl=ttl, clock=clock)

@@ -69,7 +69,7 @@ class LevelingService:
 
     async def on_message(self, info: MessageInfo) -> LevelChange | None:
         """Award XP for one message if the rules allow; the level change, or None when no XP was earned."""
-        await self.store.settings(info.guild_id)  # loads the cache the synchronous core reads
+        await self.store.get(info.guild_id)  # loads the cache the synchronous core reads
         award = self.core.on_message(
             info.guild_id, info.user_id, info.channel_id, info.role_ids, info.content, self.clock(), info.is_spam
         )

@@ -125,7 +125,7 @@ class LevelingCommands(commands.Cog):
             return
         guild_id = member.guild.id
         change = await self.service.admin_change(guild_id, member.id, op, n)
-        settings = await self.service.store.settings(guild_id)
+        settings = await self.service.store.get(guild_id)
         rewards = await self.service.store.rewards(guild_id)
         await sync_reward_roles(member, change.new_level, rewards, settings.reward_mode)
         await interaction.response.send_message(
@@ -177,7 +177,7 @@ class LevelingCommands(commands.Cog):
         if not await require_admin(interaction) or interaction.guild_id is None:
             return
         rewards = await self.service.store.rewards(interaction.guild_id)
-        settings = await self.service.store.settings(interaction.guild_id)
+        settings = await self.service.store.get(interaction.guild_id)
         lines = rewards_lines(rewards) or ["No level rewards yet."]
         embed = nextcord.Embed(title=f"Level rewards ({settings.reward_mode} mode)", description="\n".join(lines))
         await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -194,7 +194,7 @@ class LevelingCommands(commands.Cog):
         if not await require_admin(interaction) or guild is None:
             return
         await interaction.response.defer(ephemeral=True)
-        settings = await self.service.store.settings(guild.id)
+        settings = await self.service.store.get(guild.id)
         rewards = await self.service.store.rewards(guild.id)
         if member is not None:
             targets = [(member.id, await self.service.total(guild.id, member.id))]
@@ -222,7 +222,7 @@ class LevelingCommands(commands.Cog):
     async def config_show(self, interaction: nextcord.Interaction) -> None:
         if not await require_admin(interaction) or interaction.guild_id is None:
             return
-        settings = await self.service.store.settings(interaction.guild_id)
+        settings = await self.service.store.get(interaction.guild_id)
         embed = nextcord.Embed(title="Leveling settings", description="\n".join(settings_lines(settings)))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

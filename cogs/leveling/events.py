@@ -49,7 +49,7 @@ class LevelingEvents(commands.Cog):
     ) -> None:
         """One announcement for the level finally reached (several levels at once make one message), then roles."""
         guild_id = member.guild.id
-        settings = await self.service.store.settings(guild_id)
+        settings = await self.service.store.get(guild_id)
         await announce_level_up(member, change.new_level, settings, channel)
         rewards = await self.service.store.rewards(guild_id)
         await sync_reward_roles(member, change.new_level, rewards, settings.reward_mode)
@@ -65,7 +65,7 @@ class LevelingEvents(commands.Cog):
         total = await self.service.total(member.guild.id, member.id)
         if total <= 0:
             return
-        settings = await self.service.store.settings(member.guild.id)
+        settings = await self.service.store.get(member.guild.id)
         await sync_reward_roles(member, level_for_xp(total), rewards, settings.reward_mode)
 
     @commands.Cog.listener()
@@ -73,7 +73,7 @@ class LevelingEvents(commands.Cog):
         # The raw event: on_member_remove only fires for members in the cache, and members are not chunked.
         if payload.user.bot:
             return
-        settings = await self.service.store.settings(payload.guild_id)
+        settings = await self.service.store.get(payload.guild_id)
         if not settings.keep_xp_on_leave:
             await self.service.purge_member(payload.guild_id, payload.user.id)
             log.info("guild %s: purged the XP of %s, who left", payload.guild_id, payload.user.id)

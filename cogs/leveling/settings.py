@@ -7,64 +7,37 @@ gateways sharing one database, a change made through another gateway shows up he
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import guild_settings, level_rewards
-from bot.leveling import LevelingSettings, LevelingSettingsError
-
-log = logging.getLogger(__name__)
+from bot.db import level_rewards
+from bot.leveling import LevelingSettings
+from cogs._settings import GuildSettingsStore
 
 FEATURE = "leveling"
 DEFAULT_TTL = 60.0
 
 
-class LevelingStore:
+class LevelingStore(GuildSettingsStore[LevelingSettings]):
     def __init__(
         self, engine: AsyncEngine, *, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._engine = engine
-        self._ttl = ttl
-        self._clock = clock
-        self._settings: dict[int, tuple[float, LevelingSettings]] = {}
+        super().__init__(engine, FEATURE, LevelingSettings, ttl=ttl, clock=clock)
         self._rewards: dict[int, tuple[float, dict[int, int]]] = {}
 
     def cached(self, guild_id: int) -> LevelingSettings:
         """What the guild's settings were when last loaded (defaults if never): for the synchronous core."""
-        entry = self._settings.get(guild_id)
+        entry = self._cache.get(guild_id)
         return entry[1] if entry is not None else LevelingSettings()
-
-    async def settings(self, guild_id: int) -> LevelingSettings:
-        entry = self._settings.get(guild_id)
-        if entry is not None and self._clock() - entry[0] < self._ttl:
-            return entry[1]
-        raw = await guild_settings.get_settings(self._engine, guild_id, FEATURE)
-        try:
-            value = LevelingSettings.from_dict(raw)
-        except LevelingSettingsError as exc:
-            # Stored by an older version or edited by hand: run on defaults rather than stop leveling.
-            log.warning("guild %s: stored leveling settings are invalid (%s); using defaults", guild_id, exc)
-            value = LevelingSettings()
-        self._settings[guild_id] = (self._clock(), value)
-        return value
-
-    async def update(self, guild_id: int, change: Callable[[LevelingSettings], LevelingSettings]) -> LevelingSettings:
-        """Apply `change` to the current settings, store and cache the result. Raises LevelingSettingsError."""
-        self._settings.pop(guild_id, None)  # read the database's copy, not a possibly stale cached one
-        new = change(await self.settings(guild_id))
-        await guild_settings.set_settings(self._engine, guild_id, FEATURE, new.to_dict())
-        self._settings[guild_id] = (self._clock(), new)
-        return new
 
     async def rewards(self, guild_id: int) -> dict[int, int]:
         """level -> reward role id."""
         entry = self._rewards.get(guild_id)
         if entry is not None and self._clock() - entry[0] < self._ttl:
             return entry[1]
-        rows = await level_rewards.list_level_rewards(self._engine, guild_id)
+        rows = await level_rewards.list_level_rewards(self.engine, guild_id)
         # One role per level (set_reward keeps it so); if the table holds more, the highest role id wins.
         value = {row.level: row.role_id for row in rows}
         self._rewards[guild_id] = (self._clock(), value)
@@ -72,11 +45,11 @@ class LevelingStore:
 
     async def set_reward(self, guild_id: int, level: int, role_id: int) -> None:
         """The reward for `level` becomes `role_id` (replacing any other role at that level)."""
-        await level_rewards.remove_level_reward(self._engine, guild_id, level)
-        await level_rewards.add_level_reward(self._engine, guild_id, level, role_id)
+        await level_rewards.remove_level_reward(self.engine, guild_id, level)
+        await level_rewards.add_level_reward(self.engine, guild_id, level, role_id)
         self._rewards.pop(guild_id, None)
 
     async def remove_reward(self, guild_id: int, level: int) -> int:
-        removed = await level_rewards.remove_level_reward(self._engine, guild_id, level)
+        removed = await level_rewards.remove_level_reward(self.engine, guild_id, level)
         self._rewards.pop(guild_id, None)
         return removed

@@ -102,7 +102,7 @@ async def test_members_cannot_change_event_settings(emulator: Emulator, tmp_path
         )  # fmt: skip
         reply = await record.response(timeout=10)
         assert "Manage Server" in reply["data"]["content"]
-        assert (await rt.bot.services.extras["events_store"].settings(world.guild_id)).audit_channel_id is None
+        assert (await rt.bot.services.extras["events_store"].get(world.guild_id)).audit_channel_id is None
 
 
 # --- the pure parts ---

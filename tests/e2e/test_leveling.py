@@ -250,7 +250,7 @@ async def test_levels_sync_repairs_roles_and_announcements_can_go_to_a_chosen_ch
         # Bad input: one readable line, nothing saved.
         reply = await _slash(emulator, world, world.admin_id, "levels", {"mode": "channel"}, "config", "announce")
         assert reply["data"]["content"].startswith("Not saved: announce_channel_id is required")
-        assert (await _service(rt).store.settings(world.guild_id)).announce_mode == "same_channel"
+        assert (await _service(rt).store.get(world.guild_id)).announce_mode == "same_channel"
         reply = await _slash(
             emulator, world, world.admin_id, "levels", {"mode": "channel", "channel": levels_channel.id},
             "config", "announce",
