@@ -4,15 +4,11 @@ the per-guild settings store on real SQLite and PostgreSQL databases (migrated t
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.antispam import DEFAULT_SETTINGS, Punishment, Rule, SpamSettings, StrikeLadder, Verdict
-from bot.db import migrate
-from bot.db.engine import make_engine
 from bot.db.guild_settings import get_settings, set_settings
 from cogs.antispam._logic import (
     BULK_DELETE_MAX,
@@ -28,7 +24,7 @@ from cogs.antispam._logic import (
 from cogs.antispam.commands import describe_settings
 from cogs.antispam.events import modlog_embed
 from cogs.antispam.settings import FEATURE, GuildAntispam, SettingsStore
-from tests.db.conftest import new_postgres_database
+from tests.db.conftest import db_url, engine, postgres_url, sqlite_url  # noqa: F401 - the DB fixtures, both backends
 
 G, ALICE, BOB, CAROL = 1, 10, 11, 12
 
@@ -176,30 +172,8 @@ def test_a_row_holds_only_what_differs_from_the_defaults() -> None:
         GuildAntispam.from_row({"modlog_channel_id": "general"})
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'steward.db'}"
-        return
-    url, drop = new_postgres_database()
-    try:
-        yield url
-    finally:
-        drop()
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    await migrate.upgrade(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
-
-
 @pytest.mark.anyio
-async def test_settings_are_stored_and_read_back_by_a_fresh_store(engine: AsyncEngine) -> None:
+async def test_settings_are_stored_and_read_back_by_a_fresh_store(engine: AsyncEngine) -> None:  # noqa: F811
     store = SettingsStore(engine)
     assert store.spam_settings(G) == DEFAULT_SETTINGS  # never loaded: the defaults
     updated = DEFAULT_SETTINGS.with_setting("ladder", "timeout:60,ban")
@@ -213,7 +187,7 @@ async def test_settings_are_stored_and_read_back_by_a_fresh_store(engine: AsyncE
 
 
 @pytest.mark.anyio
-async def test_a_corrupted_row_is_logged_and_ignored(engine: AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_corrupted_row_is_logged_and_ignored(engine: AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     await set_settings(engine, G, FEATURE, {"flood_max_messages": "six"})
     with caplog.at_level(logging.ERROR, logger="cogs.antispam.settings"):
         assert await SettingsStore(engine).get(G) == GuildAntispam()
