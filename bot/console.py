@@ -28,7 +28,7 @@ import anyio
 
 from bot.config import Config
 from bot.emulator import Emulator, EmulatorRefused, Event, describe
-from bot.runner import Runtime, StartupError, serve
+from bot.runner import Runtime, StartupError, serve, unwrap_startup_errors
 
 HELP = __doc__.split("\n\n", 2)[2] if __doc__ else ""
 QUIET_KINDS = {"http", "interaction_create", "command_registered", "command_deleted", "typing", "followup"}
@@ -209,7 +209,7 @@ async def run_console(config: Config) -> None:
             served.set()
 
     try:
-        async with anyio.create_task_group() as tg:
+        async with unwrap_startup_errors(), anyio.create_task_group() as tg:
             tg.start_soon(run_bot)
             with anyio.fail_after(30):
                 await started.wait()
@@ -254,14 +254,6 @@ def main(config: Config) -> None:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             anyio.run(run_console, config)
-    except BaseExceptionGroup as group:
-        startup = group.subgroup(StartupError)
-        if startup is None:
-            raise
-        while isinstance(startup, BaseExceptionGroup):
-            startup = startup.exceptions[0]
-        sys.stderr.write(f"error: {startup}\n")
-        raise SystemExit(2) from None
     except StartupError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        raise SystemExit(2) from None
+        raise SystemExit(exc.exit_code) from None

@@ -101,7 +101,7 @@ async def serve(
     queue = instrument_queue(get_task_queue(config))  # job metrics at the queue boundary (bot/ops/instrument.py)
     runtime = Runtime(config=config, role=role, queue=queue)
     try:
-        async with _unwrap_startup_errors(), anyio.create_task_group() as tg:
+        async with unwrap_startup_errors(), anyio.create_task_group() as tg:
             if handle_signals:
                 tg.start_soon(_watch_signals, runtime)
             await _start(runtime, tg, migrate=migrate)
@@ -123,7 +123,7 @@ async def serve(
 
 
 @contextlib.asynccontextmanager
-async def _unwrap_startup_errors() -> AsyncIterator[None]:
+async def unwrap_startup_errors() -> AsyncIterator[None]:
     """A StartupError raised inside the task group arrives wrapped in an ExceptionGroup; give the caller the
     one-line error itself."""
     try:
@@ -289,4 +289,4 @@ async def _watch_signals(runtime: Runtime) -> None:
             return
 
 
-__all__ = ["ConfigError", "GatewayStopped", "Runtime", "StartupError", "check_role", "serve"]
+__all__ = ["ConfigError", "GatewayStopped", "Runtime", "StartupError", "check_role", "serve", "unwrap_startup_errors"]

@@ -114,7 +114,13 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool, c
         kwargs["poolclass"] = StaticPool
     else:
         if create_dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseConfigError(
+                    f"cannot create the data directory {path.parent} for the SQLite database: {exc.strerror} "
+                    "(set bot.data_dir or DATABASE_URL)"
+                ) from None
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
     engine = create_async_engine(url, **kwargs)
     _install_sqlite_hooks(engine)

@@ -67,3 +67,10 @@ def test_legacy_postgres_flag_is_ignored_with_an_info_log(caplog: pytest.LogCapt
         log_legacy_postgres_flag({"ALLOW_EXPERIMENTAL_POSTGRES": "1"})
         log_legacy_postgres_flag({})
     assert len(caplog.records) == 1 and "no longer needed" in caplog.records[0].getMessage()
+
+
+def test_an_uncreatable_data_directory_is_one_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(DatabaseConfigError, match="cannot create the data directory"):
+        make_engine(f"sqlite:///{blocker / 'data' / 'steward.db'}")
