@@ -15,13 +15,14 @@ import json
 import os
 import re
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
+
+from bot.typed import TypeMismatch, check_type
 
 Role = Literal["all", "gateway", "worker"]
 
@@ -191,38 +192,12 @@ def _field_types(section_cls: type) -> dict[str, Any]:
 
 def _coerce(key: str, value: Any, typ: Any, *, from_env: bool) -> Any:
     """Check (TOML) or parse (environment strings) `value` as `typ`; raise ConfigError naming `key`."""
-    origin = get_origin(typ)
     if from_env and isinstance(value, str):
         value = _parse_env_string(key, value, typ)
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-    elif typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif typ is str:
-        if isinstance(value, str):
-            return value
-    elif origin is Literal:
-        if value in get_args(typ):
-            return value
-        raise ConfigError(f"{key}: must be one of {', '.join(map(repr, get_args(typ)))}, got {value!r}")
-    elif origin is list:
-        (item,) = get_args(typ)
-        if isinstance(value, list):
-            return [_coerce(f"{key}[{i}]", v, item, from_env=False) for i, v in enumerate(value)]
-    elif origin is dict:
-        _, item = get_args(typ)
-        if isinstance(value, dict):
-            if item is Any:
-                return dict(value)
-            return {str(k): _coerce(f"{key}.{k}", v, item, from_env=False) for k, v in value.items()}
-    elif typ is Any:
-        return value
-    raise ConfigError(f"{key}: expected {_type_name(typ)}, got {type(value).__name__} {value!r}")
+    try:
+        return check_type(key, value, typ)
+    except TypeMismatch as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _parse_env_string(key: str, raw: str, typ: Any) -> Any:
@@ -250,14 +225,6 @@ def _parse_env_string(key: str, raw: str, typ: Any) -> Any:
             raise ConfigError(f"{key}: expected a JSON object, got {raw!r}") from None
         return parsed
     return raw
-
-
-def _type_name(typ: Any) -> str:
-    if isinstance(typ, type):
-        return typ.__name__
-    if isinstance(typ, types.GenericAlias):
-        return str(typ)
-    return repr(typ)
 
 
 def _check_url(key: str, url: str, schemes: tuple[str, ...]) -> None:

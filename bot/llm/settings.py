@@ -11,45 +11,11 @@ import dataclasses
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
+
+from bot.typed import check_type
 
 ErrorMode = Literal["message", "silent"]
-
-
-def _check(key: str, value: Any, typ: Any) -> Any:
-    origin = get_origin(typ)
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-    elif typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif typ is str:
-        if isinstance(value, str):
-            return value
-    elif origin is Literal:
-        if value in get_args(typ):
-            return value
-        raise ValueError(f"{key}: must be one of {', '.join(map(repr, get_args(typ)))}, got {value!r}")
-    elif origin is frozenset:
-        (item,) = get_args(typ)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            # Snowflakes arrive as strings from JSON written by JavaScript tools; accept digit strings for ints.
-            if item is int:
-                value = [int(v) if isinstance(v, str) and v.isdigit() else v for v in value]
-            return frozenset(_check(f"{key}[]", v, item) for v in value)
-    elif origin is dict:
-        _, item = get_args(typ)
-        if isinstance(value, Mapping):
-            return {str(k): _check(f"{key}.{k}", v, item) for k, v in value.items()}
-    elif origin is tuple:
-        (item, _) = get_args(typ)
-        if isinstance(value, (list, tuple)):
-            return tuple(_check(f"{key}[]", v, item) for v in value)
-    raise ValueError(f"{key}: expected {getattr(typ, '__name__', typ)}, got {type(value).__name__} {value!r}")
 
 
 def settings_from_dict[T](cls: type[T], data: Any) -> T:
@@ -61,7 +27,7 @@ def settings_from_dict[T](cls: type[T], data: Any) -> T:
     for key, value in data.items():
         if key not in known:
             raise ValueError(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
-        kwargs[key] = _check(key, value, hints[key])
+        kwargs[key] = check_type(key, value, hints[key])
     return cls(**kwargs)
 
 
