@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import anyio
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.copy import DEFAULT_BATCH_SIZE, CopyRefused, TableCount, copy_database
 from bot.db.engine import DatabaseConfigError, check_connection, make_engine, scrub
@@ -50,18 +52,25 @@ def _run[T](main: Callable[[], Awaitable[T]], *urls: str) -> T:
         raise typer.Exit(1) from None
 
 
+@contextlib.asynccontextmanager
+async def _connected(url: str) -> AsyncIterator[AsyncEngine]:
+    """A one-connection engine, checked (a clear error if unreachable), disposed on exit."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        await check_connection(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 @db_app.command("upgrade")
 def upgrade_cmd(url: Url = DEFAULT_URL, rev: Annotated[str, typer.Option("--rev")] = "head") -> None:
     """Apply pending migrations (safe to run from several processes at once)."""
 
     async def main() -> str | None:
-        engine = make_engine(url, pool_size=1, max_overflow=0)
-        try:
-            await check_connection(engine)
+        async with _connected(url) as engine:
             await upgrade(engine, rev)
             return await current(engine)
-        finally:
-            await engine.dispose()
 
     typer.echo(f"database at revision {_run(main, url) or 'none'}")
 
@@ -71,12 +80,8 @@ def current_cmd(url: Url = DEFAULT_URL) -> None:
     """Print the database's migration revision ('none' if never migrated)."""
 
     async def main() -> str | None:
-        engine = make_engine(url, pool_size=1, max_overflow=0)
-        try:
-            await check_connection(engine)
+        async with _connected(url) as engine:
             return await current(engine)
-        finally:
-            await engine.dispose()
 
     rev = _run(main, url)
     head = head_revision()
@@ -90,13 +95,9 @@ def downgrade_cmd(
     """Revert migrations down to REV ('base' drops every table)."""
 
     async def main() -> str | None:
-        engine = make_engine(url, pool_size=1, max_overflow=0)
-        try:
-            await check_connection(engine)
+        async with _connected(url) as engine:
             await downgrade(engine, rev)
             return await current(engine)
-        finally:
-            await engine.dispose()
 
     typer.echo(f"database at revision {_run(main, url) or 'none'}")
 
