@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.openai_server import FakeOpenAI
 from tests.services import require_redis
 
 
@@ -34,3 +35,10 @@ async def redis_client(namespace: str) -> AsyncIterator[object]:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    """The OpenAI-compatible test server (tests/openai_server.py) on a free port, for the real `openai` client."""
+    async with FakeOpenAI() as server:
+        yield server

@@ -7,7 +7,7 @@ Bursts are posted back to back, so their snowflake timestamps (which the detecto
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,12 +108,6 @@ def field_value(embed: dict[str, Any], name: str) -> str:
 def timeout_seconds(patch: dict[str, Any]) -> float:
     until = datetime.fromisoformat(patch["json"]["communication_disabled_until"])
     return (until - datetime.now(UTC)).total_seconds()
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
-        yield server
 
 
 async def test_flood_is_deleted_warned_then_timed_out_on_the_second_strike(emulator: Emulator, tmp_path: Path) -> None:

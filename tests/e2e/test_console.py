@@ -34,7 +34,7 @@ def _wait_for_screen(session: str, needle: str, timeout: float = 30.0) -> str:
 
 
 @pytest.fixture
-def fake_openai():  # type: ignore[no-untyped-def]
+def fake_openai_process():  # type: ignore[no-untyped-def]
     """tests/openai_server.py as its own process (the console test is synchronous): replies "Hello from the fake"."""
     port = free_port()
     proc = subprocess.Popen(
@@ -50,7 +50,7 @@ def fake_openai():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def console_session(tmp_path: Path, fake_openai: str):
+def console_session(tmp_path: Path, fake_openai_process: str):
     if shutil.which("tmux") is None:
         if in_ci():
             pytest.fail("tmux is not installed; CI=true so this is a failure")
@@ -59,7 +59,7 @@ def console_session(tmp_path: Path, fake_openai: str):
     env = {
         "STEWARD_BOT__DATA_DIR": str(tmp_path),
         # The default cogs; the LLM answers from the fake OpenAI-compatible server started for this test.
-        "OPENAI_BASE_URL": fake_openai,
+        "OPENAI_BASE_URL": fake_openai_process,
         "OPENAI_API_KEY": "test-key",
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/root"),

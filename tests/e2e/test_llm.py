@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.anyio
 MESSAGES_ROUTE = "/channels/{channel_id}/messages"
 MESSAGE_ROUTE = "/channels/{channel_id}/messages/{message_id}"
 CURSOR = " ▌"
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
-        yield server
 
 
 def llm_customizer(server: FakeOpenAI, **queue_timeouts: float):

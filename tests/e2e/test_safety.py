@@ -4,7 +4,6 @@ offline, the `openai` scanner through the real `openai` client against the fake 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,6 @@ from tests.openai_server import FakeOpenAI, reply
 pytestmark = pytest.mark.anyio
 
 UNSAFE = "honestly just kys already"  # the rules scanner's default self_harm list
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
-        yield server
 
 
 async def configure(emu: Emulator, world: World, **settings: Any) -> None:

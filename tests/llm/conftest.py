@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -11,12 +11,6 @@ from bot.llm.provider import close_clients
 from bot.worker import Worker, load_handlers
 from queue_backends.base import QueueBackend
 from tests.openai_server import FakeOpenAI
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture
